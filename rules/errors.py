@@ -1,0 +1,44 @@
+"""Errors of the rules package.
+
+    RulesError
+    ├── ProfileError      a profile is unknown or malformed
+    ├── StoreError        the scoring store cannot be reached or is not initialised
+    └── ImportFileError   an import file has bad lines; ``problems`` names each (line, field, why)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ImportFileError", "LineProblem", "ProfileError", "RulesError", "StoreError"]
+
+
+class RulesError(Exception):
+    """Base class of every error the rules package raises on purpose."""
+
+
+class ProfileError(RulesError):
+    pass
+
+
+class StoreError(RulesError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """One bad line of an import file: where, which field, and why."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class ImportFileError(RulesError):
+    def __init__(self, problems: list[LineProblem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad line(s); nothing imported")
