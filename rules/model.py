@@ -106,6 +106,7 @@ class PhysicianRecord:
     agreements: tuple[Agreement, ...] = ()
     sanctions: tuple[Sanction, ...] = ()
     credits: tuple[Credit, ...] = ()  # sorted by start
+    points: tuple[tuple[int, int], ...] = ()  # (year, points) of the years with points, for the help desk
 
 
 @dataclass(frozen=True, slots=True)

