@@ -34,7 +34,7 @@ from rules.ledger import Entry
 from rules.model import OPEN_END, Action, Sanction
 from rules.profiles import Bands, Profile
 
-__all__ = ["computed_sanctions", "computed_ref"]
+__all__ = ["computed_ref", "computed_sanctions"]
 
 
 def computed_ref(year: int, action: str) -> str:
