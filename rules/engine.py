@@ -1,13 +1,28 @@
 """The sanction engine: a physician's facts in, the record the gateway enforces out.
 
-``evaluate(profile, facts, calendar)`` is pure.  It applies explicit sanctions (always, beside
-computed ones), clips agreements by terminations, and reports per year what an officer reads.
+``evaluate(profile, facts, calendar)`` is pure.  In order:
+
+1. the ledger counts the points (``rules.ledger``: per calendar year of ``scored_on``, all
+   institutions together, the profile's counting rule);
+2. with ``auto_sanctions`` the bands of 衢州 第二十一条 are computed (``rules.sanctions``);
+3. explicit sanctions of the store always apply, beside the computed ones;
+4. 衢州 第二十二条: a suspension with an end is lifted at that end only if a restoration request
+   was filed in its window, otherwise it stays in force with no end (``rules.calendar``);
+5. terminations clip the agreements (``clip_agreements``);
+6. a ``YearReport`` per year: points, what is left of the year's points (衢州 第十六条), the
+   sanctions in force that year, and the decisions due (苏州 第十六条).
+
+Years reported are those with a violation scored or a sanction starting in them;
+``report_for_year`` gives any other year (no points, the sanctions still in force).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from rules.calendar import WorkingCalendar, china_calendar, restore_suspensions
+from rules.ledger import Entry, entries
 from rules.model import (
     Action,
     Agreement,
@@ -17,10 +32,12 @@ from rules.model import (
     Sanction,
     day,
     day_or_open,
+    iso,
 )
 from rules.profiles import Profile
+from rules.sanctions import computed_sanctions
 
-__all__ = ["Due", "Evaluation", "YearReport", "evaluate"]
+__all__ = ["Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "report_for_year"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +53,8 @@ class Due:
 class YearReport:
     year: int
     points: int
-    remaining: int | None  # 衢州 only: 12 - points
-    sanctions: tuple[Sanction, ...]
+    remaining: int | None  # 衢州 only: 12 - points, floored at 0 (第十六条 初始分值 12 分)
+    sanctions: tuple[Sanction, ...]  # in force at some time of the year, by (start, ref)
     due: tuple[Due, ...]
 
 
@@ -47,8 +64,14 @@ class Evaluation:
     years: tuple[YearReport, ...]
 
 
-def evaluate(profile: Profile, facts: PhysicianFacts, calendar: object | None = None) -> Evaluation:
-    sanctions = tuple(
+def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar | None = None) -> Evaluation:
+    """The physician's record and yearly reports under ``profile``.
+
+    ``calendar`` gives the Chinese working days of 衢州 第二十二条; by default the process-wide
+    one (built on first use).
+    """
+    ledger = entries(profile, facts.violations)
+    explicit = tuple(
         Sanction(
             action=s.action,
             start=day(s.start),
@@ -58,20 +81,38 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: object | None = 
             computed=False,
             ref=s.id,
         )
-        for s in sorted(facts.sanctions, key=lambda s: (s.start, s.id))
+        for s in facts.sanctions
     )
+    sanctions = explicit + computed_sanctions(profile, ledger)
+    count = profile.bands.restoration_working_days
+    if count > 0:
+        filed = [day(r.filed_on) for r in facts.restorations]
+        sanctions = restore_suspensions(sanctions, filed, count, calendar or china_calendar())
+    sanctions = tuple(sorted(sanctions, key=lambda s: (s.start, s.ref)))
     record = PhysicianRecord(
         code=facts.code,
         agreements=clip_agreements(facts.agreements, sanctions),
         sanctions=sanctions,
         credits=tuple(
-            Credit(c.level, day(c.effective_from)) for c in sorted(facts.credits, key=lambda c: c.effective_from)
+            Credit(c.level, day(c.effective_from))
+            for c in sorted(facts.credits, key=lambda c: c.effective_from)
         ),
     )
-    return Evaluation(record=record, years=())
+    years = sorted({e.year for e in ledger} | {date.fromordinal(s.start).year for s in sanctions})
+    return Evaluation(record=record, years=tuple(_report(profile, year, ledger, sanctions) for year in years))
 
 
-def clip_agreements(agreements: tuple[Agreement, ...], sanctions: tuple[Sanction, ...]) -> tuple[Agreement, ...]:
+def report_for_year(profile: Profile, evaluation: Evaluation, year: int) -> YearReport:
+    """The report of ``year``, also for a year without violations (points 0, sanctions in force)."""
+    for report in evaluation.years:
+        if report.year == year:
+            return report
+    return _report(profile, year, (), evaluation.record.sanctions)
+
+
+def clip_agreements(
+    agreements: tuple[Agreement, ...], sanctions: tuple[Sanction, ...]
+) -> tuple[Agreement, ...]:
     """Agreements as a termination leaves them.
 
     An agreement that started on or before a termination ends with it; one that starts later is
@@ -92,3 +133,58 @@ def clip_agreements(agreements: tuple[Agreement, ...], sanctions: tuple[Sanction
             clipped.append(Agreement(agreement.institution, start, end))
     return tuple(sorted(clipped, key=lambda a: (a.institution, a.start)))
 
+
+def in_force_until(sanction: Sanction) -> int:
+    """First day a sanction no longer restricts: ``ban_until`` for a termination that has one."""
+    if sanction.action == Action.TERMINATE and sanction.ban_until:
+        return max(sanction.ban_until, sanction.start + 1)
+    return sanction.end
+
+
+def _report(
+    profile: Profile, year: int, ledger: tuple[Entry, ...], sanctions: tuple[Sanction, ...]
+) -> YearReport:
+    first, next_first = date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal()
+    year_entries = [e for e in ledger if e.year == year]
+    points = sum(e.points for e in year_entries)
+    return YearReport(
+        year=year,
+        points=points,
+        remaining=max(profile.year_points - points, 0) if profile.report_remaining else None,
+        sanctions=tuple(s for s in sanctions if s.start < next_first and in_force_until(s) > first),
+        due=_due(profile, year_entries, sanctions),
+    )
+
+
+def _due(profile: Profile, year_entries: list[Entry], sanctions: tuple[Sanction, ...]) -> tuple[Due, ...]:
+    """苏州 第十六条: reaching the points suspends settlement only by an officer's decision.
+
+    Due from the day the total reaches ``settlement_suspension_points`` until a
+    ``settlement_suspend`` sanction starting on or after that day records the decision.
+    """
+    threshold = profile.bands.settlement_suspension_points
+    if profile.auto_sanctions or threshold <= 0:
+        return ()
+    total = 0
+    for entry in sorted(year_entries, key=lambda e: (e.day, e.violation_id)):
+        total += entry.points
+        if total >= threshold:
+            reached = entry.day
+            break
+    else:
+        return ()
+    decided = any(s.action == Action.SETTLEMENT_SUSPEND and s.start >= reached for s in sanctions)
+    if decided:
+        return ()
+    points = sum(e.points for e in year_entries)
+    reason = (
+        f"{points} points in {date.fromordinal(reached).year} reached {threshold} on {iso(reached)}; "
+        "settlement may be suspended only after notice and a hearing"
+    )
+    return (
+        Due(
+            action=Action.SETTLEMENT_SUSPEND.value,
+            article=profile.article_for(Action.SETTLEMENT_SUSPEND),
+            reason=reason,
+        ),
+    )

@@ -57,6 +57,9 @@ class Profile:
     items: dict[str, CatalogItem] = field(hash=False)
     articles: dict[str, str] = field(hash=False)  # sanction action -> article
     reasons: dict[str, str] = field(hash=False)  # reason code -> basis
+    # Points are deducted from ``year_points`` and the rest is reported (衢州 第十六条 初始分值 12 分);
+    # a profile that only adds points up (苏州 第七条) reports no remainder.
+    report_remaining: bool = False
 
     def item(self, item_id: str) -> CatalogItem:
         try:
@@ -118,4 +121,5 @@ def _build(raw: dict[str, Any]) -> Profile:
         items=items,
         articles={str(k): str(v) for k, v in raw.get("articles", {}).items()},
         reasons={str(k): str(v) for k, v in raw.get("reasons", {}).items()},
+        report_remaining=bool(raw.get("report_remaining", False)),
     )
