@@ -97,9 +97,17 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar 
             Credit(c.level, day(c.effective_from))
             for c in sorted(facts.credits, key=lambda c: c.effective_from)
         ),
+        points=tuple(sorted(_year_totals(ledger).items())),
     )
     years = sorted({e.year for e in ledger} | {date.fromordinal(s.start).year for s in sanctions})
     return Evaluation(record=record, years=tuple(_report(profile, year, ledger, sanctions) for year in years))
+
+
+def _year_totals(ledger: tuple[Entry, ...]) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for e in ledger:
+        totals[e.year] = totals.get(e.year, 0) + e.points
+    return totals
 
 
 def report_for_year(profile: Profile, evaluation: Evaluation, year: int) -> YearReport:
