@@ -35,6 +35,7 @@ class AsyncSnapshotReader:
         self.retry_interval = retry_interval
         self._down_since = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -42,10 +43,11 @@ class AsyncSnapshotReader:
         self._task = asyncio.create_task(self._follow(), name="drgate-snapshot-follower")
 
     async def stop(self) -> None:
+        # A flag as well as cancel(): redis-py may swallow a cancellation inside get_message.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=2)
 
     # -- following publications -------------------------------------------------------------
 
@@ -69,13 +71,13 @@ class AsyncSnapshotReader:
         log.info("snapshot generation %d version %d installed", new.generation, new.version)
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.cache.keys.events)
                 await self.refresh(None)  # whatever was published while we were not listening
                 next_poll = time.monotonic() + self.poll_interval
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=self.poll_interval)
                     if message is not None:
                         await self.refresh(message["data"])

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from cache.aio import AsyncSnapshotReader
@@ -52,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="drgate",
         version="1",
         summary="May the ordering physician (开单医生) be paid from the fund on the date of service?",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.include_router(router)
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _unprocessable(_: Request, exc: RequestValidationError) -> Response:
         detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
-        return ORJSONResponse({"detail": detail}, status_code=422)
+        return Response(orjson.dumps({"detail": detail}), status_code=422, media_type="application/json")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
