@@ -288,10 +288,26 @@ class Store:
                 for chunk in _chunks(wanted, 900):
                     yield from self._merge(conn, list(chunk), sparse, batch)
 
+    def sanction_facts(self, conn: Connection, codes: Iterable[str]) -> dict[str, PhysicianFacts]:
+        """Violations and explicit sanctions of these physicians, revoked rows removed, read on ``conn``
+        (an import's own transaction): what new agreements are checked against.  No agreements."""
+        wanted = sorted(set(codes))
+        sparse = self._sparse(conn, wanted, self._revoked(conn), sanctions_only=True)
+        return {
+            code: PhysicianFacts(
+                code=code,
+                violations=tuple(sparse["violations"].get(code, ())),
+                sanctions=tuple(sparse["sanctions"].get(code, ())),
+            )
+            for code in wanted
+        }
+
     def _revoked(self, conn: Connection) -> set[str]:
         return set(conn.execute(sa.select(revocations.c.target_id)).scalars())
 
-    def _sparse(self, conn: Connection, wanted: list[str] | None, revoked: set[str]) -> dict[str, dict[str, list[Any]]]:
+    def _sparse(
+        self, conn: Connection, wanted: list[str] | None, revoked: set[str], *, sanctions_only: bool = False
+    ) -> dict[str, dict[str, list[Any]]]:
         out: dict[str, dict[str, list[Any]]] = {
             "violations": defaultdict(list),
             "sanctions": defaultdict(list),
@@ -327,6 +343,8 @@ class Store:
                 out["sanctions"][r.physician_code].append(
                     ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
                 )
+        if sanctions_only:
+            return out
         for r in rows(restoration_requests):
             out["restorations"][r.physician_code].append(Restoration(r.physician_code, r.filed_on))
         for r in rows(credits):
