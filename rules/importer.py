@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
@@ -56,11 +65,13 @@ class _Interval(_Row):
     start: Day
     end: Day | None = None
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> _Interval:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError("end must be after start (intervals are half-open: end is the first day allowed again)")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start")
+        if end is not None and start is not None and end <= start:
+            raise ValueError("must be after start (intervals are half-open: end is the first day allowed again)")
+        return end
 
 
 class InstitutionRow(_Row):
@@ -104,11 +115,13 @@ class ViolationRow(_Row):
     basis_type: Literal["administrative_penalty", "audit", "agreement", "interview", "judicial"]
     basis_no: Annotated[str, Field(min_length=1, max_length=100)]
 
-    @model_validator(mode="after")
-    def _scored_after_occurred(self) -> ViolationRow:
-        if self.scored_on < self.occurred_on:
-            raise ValueError("scored_on is before occurred_on")
-        return self
+    @field_validator("scored_on")
+    @classmethod
+    def _scored_after_occurred(cls, scored_on: date, info: ValidationInfo) -> date:
+        occurred_on = info.data.get("occurred_on")
+        if occurred_on is not None and scored_on < occurred_on:
+            raise ValueError("is before occurred_on")
+        return scored_on
 
 
 class SanctionRow(_Interval):
@@ -119,14 +132,16 @@ class SanctionRow(_Interval):
     ban_until: Day | None = None
     basis: Text
 
-    @model_validator(mode="after")
-    def _ban_for_terminate_only(self) -> SanctionRow:
-        if self.ban_until is not None:
-            if self.action != "terminate":
-                raise ValueError("ban_until is for terminate only")
-            if self.ban_until <= self.start:
-                raise ValueError("ban_until must be after start")
-        return self
+    @field_validator("ban_until")
+    @classmethod
+    def _ban_for_terminate_only(cls, ban_until: date | None, info: ValidationInfo) -> date | None:
+        if ban_until is not None:
+            if info.data.get("action") != "terminate":
+                raise ValueError("is for terminate only")
+            start = info.data.get("start")
+            if start is not None and ban_until <= start:
+                raise ValueError("must be after start")
+        return ban_until
 
 
 class RestorationRow(_Row):
