@@ -302,7 +302,11 @@ def _check_bans(
     agreements = [p for p in parsed if isinstance(p.row, AgreementRow)]
     if not agreements:
         return parsed
-    codes = {p.row.physician_code for p in agreements}
+    # Only a physician with a violation or a sanction, stored or in this import, can be banned.
+    in_file = {p.row.physician_code for p in parsed if isinstance(p.row, ViolationRow | SanctionRow)}
+    codes = {p.row.physician_code for p in agreements} & (in_file | set(store.physicians_with_facts(conn)))
+    if not codes:
+        return parsed
     revoked = {p.row.target_id for p in parsed if isinstance(p.row, RevocationRow)}
     violations: dict[str, dict[str, Violation]] = {c: {} for c in codes}
     sanctions: dict[str, dict[str, ExplicitSanction]] = {c: {} for c in codes}
@@ -329,7 +333,7 @@ def _check_bans(
     refused: set[int] = set()
     for p in agreements:
         start = day(p.row.start)
-        ban = next((t for t in bans[p.row.physician_code] if t.start <= start < t.ban_until), None)
+        ban = next((t for t in bans.get(p.row.physician_code, ()) if t.start <= start < t.ban_until), None)
         if ban is None:
             continue
         refused.add(id(p))

@@ -245,11 +245,16 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(physicians)).scalar_one())
 
-    def physicians_with_facts(self) -> list[str]:
-        """Codes of the physicians with a violation or an explicit sanction (revoked or not), sorted."""
+    def physicians_with_facts(self, conn: Connection | None = None) -> list[str]:
+        """Codes of the physicians with a violation or an explicit sanction (revoked or not), sorted.
+
+        Only they can be sanctioned: a small share of the registry, in two small tables.
+        """
         query = sa.union(sa.select(violations.c.physician_code), sa.select(sanctions.c.physician_code))
-        with self.engine.connect() as conn:
+        if conn is not None:
             return sorted(conn.execute(query).scalars())
+        with self.engine.connect() as own:
+            return sorted(own.execute(query).scalars())
 
     def institution_records(self, profile: Profile, codes: Iterable[str] | None = None) -> list[InstitutionRecord]:
         """Every institution (or those named) with its sanctions (衢州 第十四条)."""
