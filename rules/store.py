@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,15 +247,10 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(physicians)).scalar_one())
 
     def physicians_with_facts(self, conn: Connection | None = None) -> list[str]:
-        """Codes of the physicians with a violation or an explicit sanction (revoked or not), sorted.
-
-        Only they can be sanctioned: a small share of the registry, in two small tables.
-        """
+        """Sorted codes with a violation or a sanction (revoked or not): the few that can be sanctioned."""
         query = sa.union(sa.select(violations.c.physician_code), sa.select(sanctions.c.physician_code))
-        if conn is not None:
-            return sorted(conn.execute(query).scalars())
-        with self.engine.connect() as own:
-            return sorted(own.execute(query).scalars())
+        with nullcontext(conn) if conn is not None else self.engine.connect() as reading:
+            return sorted(reading.execute(query).scalars())
 
     def institution_records(self, profile: Profile, codes: Iterable[str] | None = None) -> list[InstitutionRecord]:
         """Every institution (or those named) with its sanctions (衢州 第十四条)."""
@@ -300,8 +296,7 @@ class Store:
                     yield from self._merge(conn, list(chunk), sparse, batch)
 
     def sanction_facts(self, conn: Connection, codes: Iterable[str]) -> dict[str, PhysicianFacts]:
-        """Violations and explicit sanctions of these physicians, revoked rows removed, read on ``conn``
-        (an import's own transaction): what new agreements are checked against.  No agreements."""
+        """Violations and sanctions (not revoked) of these physicians on ``conn``, for the import's ban check."""
         wanted = sorted(set(codes))
         sparse = self._sparse(conn, wanted, self._revoked(conn), sanctions_only=True)
         return {
