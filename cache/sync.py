@@ -25,6 +25,7 @@ import redis
 from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import GRACE_SECONDS, LISTPACK_VALUE_MAX, LOCK_TTL_MS, OVERFLOW, Keys, bucket_count, bucket_of
 from cache.layout import encode_institution, encode_physician
+from rules.calendar import WorkingCalendar
 from rules.engine import evaluate
 from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
@@ -67,7 +68,7 @@ class Syncer:
         keys: Keys,
         store: Store,
         profile: Profile,
-        calendar: object | None = None,
+        calendar: WorkingCalendar | None = None,  # None: the process-wide China calendar
         *,
         max_shrink: float = 0.05,
         grace_seconds: int = GRACE_SECONDS,

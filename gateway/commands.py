@@ -64,23 +64,20 @@ def store(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def rules(settings: Settings, args: argparse.Namespace) -> int:
-    from rules.report import evaluate_store
+    from rules.report import evaluate_store, format_table
 
     st = open_store(settings)
     st.check()
     profile = load_profile(settings.profile)
     year = args.year or today().year
     rows = evaluate_store(st, profile, year, args.physician)
+    if args.physician is not None and not rows:
+        print(f"drgate: {args.physician} is not a physician of the scoring store", file=sys.stderr)
+        return EXIT_INPUT
     if args.json:
         print_json(rows)
-        return EXIT_OK
-    print(f"{profile.city} ({profile.name}), {year}")
-    print(f"{'physician':<16} {'points':>6} {'left':>5}  sanctions / due")
-    for row in rows:
-        left = "" if row["remaining"] is None else str(row["remaining"])
-        what = [f"{s['action']} {s['start']}–{s['end'] or '…'} ({s['article']})" for s in row["sanctions"]]
-        what += [f"DUE {d['action']} ({d['article']}): {d['reason']}" for d in row["due"]]
-        print(f"{row['physician_code']:<16} {row['points']:>6} {left:>5}  {'; '.join(what) or '-'}")
+    else:
+        print("\n".join(format_table(profile, year, rows)))
     return EXIT_OK
 
 

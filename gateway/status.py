@@ -38,7 +38,8 @@ def explain(code: str, record: PhysicianRecord | None, snapshot: Snapshot, on: d
                       for s in (record.sanctions if record else ())],
         "credits": [{"level": c.level, "effective_from": iso(c.start)} for c in (record.credits if record else ())],
         "points": points,
-        "remaining": max(0, profile.year_points - points) if points is not None and profile.auto_sanctions else None,
+        # 衢州 第十六条: what is left of the year's 12 points; 苏州 only adds points up (第七条).
+        "remaining": max(0, profile.year_points - points) if points is not None and profile.report_remaining else None,
         "line": line,
         "snapshot": {"version": snapshot.version, "published_at": snapshot.published_at},
     }

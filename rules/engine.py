@@ -27,6 +27,7 @@ from rules.model import (
     Action,
     Agreement,
     Credit,
+    ExplicitSanction,
     PhysicianFacts,
     PhysicianRecord,
     Sanction,
@@ -37,7 +38,7 @@ from rules.model import (
 from rules.profiles import Profile
 from rules.sanctions import computed_sanctions
 
-__all__ = ["Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "report_for_year"]
+__all__ = ["Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "report_for_year", "terminations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +72,7 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar 
     one (built on first use).
     """
     ledger = entries(profile, facts.violations)
-    explicit = tuple(
-        Sanction(
-            action=s.action,
-            start=day(s.start),
-            end=day_or_open(s.end),
-            ban_until=day(s.ban_until) if s.ban_until else 0,
-            article=profile.article_for(s.action),
-            computed=False,
-            ref=s.id,
-        )
-        for s in facts.sanctions
-    )
-    sanctions = explicit + computed_sanctions(profile, ledger)
+    sanctions = _explicit(profile, facts.sanctions) + computed_sanctions(profile, ledger)
     count = profile.bands.restoration_working_days
     if count > 0:
         filed = [day(r.filed_on) for r in facts.restorations]
@@ -101,6 +90,30 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar 
     )
     years = sorted({e.year for e in ledger} | {date.fromordinal(s.start).year for s in sanctions})
     return Evaluation(record=record, years=tuple(_report(profile, year, ledger, sanctions) for year in years))
+
+
+def terminations(profile: Profile, facts: PhysicianFacts) -> tuple[Sanction, ...]:
+    """The physician's terminations, explicit and computed, by start: what bans new agreements.
+
+    衢州 第二十二条 touches only suspensions, so no calendar is needed; ``facts.agreements`` are not read.
+    """
+    found = _explicit(profile, facts.sanctions) + computed_sanctions(profile, entries(profile, facts.violations))
+    return tuple(sorted((s for s in found if s.action == Action.TERMINATE), key=lambda s: (s.start, s.ref)))
+
+
+def _explicit(profile: Profile, explicit: tuple[ExplicitSanction, ...]) -> tuple[Sanction, ...]:
+    return tuple(
+        Sanction(
+            action=s.action,
+            start=day(s.start),
+            end=day_or_open(s.end),
+            ban_until=day(s.ban_until) if s.ban_until else 0,
+            article=profile.article_for(s.action),
+            computed=False,
+            ref=s.id,
+        )
+        for s in explicit
+    )
 
 
 def _year_totals(ledger: tuple[Entry, ...]) -> dict[int, int]:

@@ -28,7 +28,9 @@ from pydantic import (
     field_validator,
 )
 
+from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
+from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
 from rules.profiles import Profile
 from rules.store import KEYS, Store
 
@@ -248,6 +250,7 @@ def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_
             report.problems.append(LineProblem(str(path), 0, "(file)", exc.strerror or str(exc)))
     with store.engine.begin() as conn:
         parsed = _check_references(store, conn, parsed, report)
+        parsed = _check_bans(store, conn, profile, parsed, report)
         if report.problems and not skip_invalid:
             raise ImportFileError(report.problems)
         _write(store, conn, parsed, report)
@@ -285,6 +288,62 @@ def _check_references(store: Store, conn: Any, parsed: list[ParsedLine], report:
         else:
             good.append(p)
     return good
+
+
+def _check_bans(
+    store: Store, conn: Any, profile: Profile, parsed: list[ParsedLine], report: ImportReport
+) -> list[ParsedLine]:
+    """Drop (and report) agreements that start inside a termination ban (衢州 第二十一条).
+
+    The ban of a termination is ``[start, ban_until)``: "一年内不再接受重新签订".  Terminations are
+    explicit or computed from the points, taken from the store and this import together (a
+    violation of the same file may cross 12; a revocation of the same file may lift a ban).
+    """
+    agreements = [p for p in parsed if isinstance(p.row, AgreementRow)]
+    if not agreements:
+        return parsed
+    # Only a physician with a violation or a sanction, stored or in this import, can be banned.
+    in_file = {p.row.physician_code for p in parsed if isinstance(p.row, ViolationRow | SanctionRow)}
+    codes = {p.row.physician_code for p in agreements} & (in_file | set(store.physicians_with_facts(conn)))
+    if not codes:
+        return parsed
+    revoked = {p.row.target_id for p in parsed if isinstance(p.row, RevocationRow)}
+    violations: dict[str, dict[str, Violation]] = {c: {} for c in codes}
+    sanctions: dict[str, dict[str, ExplicitSanction]] = {c: {} for c in codes}
+    for code, stored in store.sanction_facts(conn, codes).items():
+        violations[code].update((v.id, v) for v in stored.violations)
+        sanctions[code].update((s.id, s) for s in stored.sanctions)
+    for p in parsed:  # a row of the import replaces the stored row with its id
+        if isinstance(p.row, ViolationRow) and p.row.physician_code in codes:
+            violations[p.row.physician_code][p.row.id] = Violation(**p.row.model_dump(exclude={"kind"}))
+        elif isinstance(p.row, SanctionRow) and p.row.physician_code in codes:
+            sanctions[p.row.physician_code][p.row.id] = ExplicitSanction(**p.row.model_dump(exclude={"kind"}))
+    bans = {
+        code: [
+            t
+            for t in terminations(profile, PhysicianFacts(
+                code,
+                violations=tuple(v for i, v in violations[code].items() if i not in revoked),
+                sanctions=tuple(s for i, s in sanctions[code].items() if i not in revoked),
+            ))
+            if t.ban_until
+        ]
+        for code in codes
+    }
+    refused: set[int] = set()
+    for p in agreements:
+        start = day(p.row.start)
+        ban = next((t for t in bans.get(p.row.physician_code, ()) if t.start <= start < t.ban_until), None)
+        if ban is None:
+            continue
+        refused.add(id(p))
+        origin = "computed from the year's points" if ban.computed else f"sanction {ban.ref}"
+        report.problems.append(LineProblem(
+            p.file, p.line, "start",
+            f"{p.row.start} is inside the ban of the termination of {p.row.physician_code} from {iso(ban.start)} "
+            f"({origin}, {ban.article}): no new agreement is honoured before {iso(ban.ban_until)}",
+        ))
+    return [p for p in parsed if id(p) not in refused]
 
 
 def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportReport) -> None:

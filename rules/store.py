@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,12 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(physicians)).scalar_one())
 
+    def physicians_with_facts(self, conn: Connection | None = None) -> list[str]:
+        """Sorted codes with a violation or a sanction (revoked or not): the few that can be sanctioned."""
+        query = sa.union(sa.select(violations.c.physician_code), sa.select(sanctions.c.physician_code))
+        with nullcontext(conn) if conn is not None else self.engine.connect() as reading:
+            return sorted(reading.execute(query).scalars())
+
     def institution_records(self, profile: Profile, codes: Iterable[str] | None = None) -> list[InstitutionRecord]:
         """Every institution (or those named) with its sanctions (衢州 第十四条)."""
         with self.engine.connect() as conn:
@@ -288,10 +295,25 @@ class Store:
                 for chunk in _chunks(wanted, 900):
                     yield from self._merge(conn, list(chunk), sparse, batch)
 
+    def sanction_facts(self, conn: Connection, codes: Iterable[str]) -> dict[str, PhysicianFacts]:
+        """Violations and sanctions (not revoked) of these physicians on ``conn``, for the import's ban check."""
+        wanted = sorted(set(codes))
+        sparse = self._sparse(conn, wanted, self._revoked(conn), sanctions_only=True)
+        return {
+            code: PhysicianFacts(
+                code=code,
+                violations=tuple(sparse["violations"].get(code, ())),
+                sanctions=tuple(sparse["sanctions"].get(code, ())),
+            )
+            for code in wanted
+        }
+
     def _revoked(self, conn: Connection) -> set[str]:
         return set(conn.execute(sa.select(revocations.c.target_id)).scalars())
 
-    def _sparse(self, conn: Connection, wanted: list[str] | None, revoked: set[str]) -> dict[str, dict[str, list[Any]]]:
+    def _sparse(
+        self, conn: Connection, wanted: list[str] | None, revoked: set[str], *, sanctions_only: bool = False
+    ) -> dict[str, dict[str, list[Any]]]:
         out: dict[str, dict[str, list[Any]]] = {
             "violations": defaultdict(list),
             "sanctions": defaultdict(list),
@@ -327,6 +349,8 @@ class Store:
                 out["sanctions"][r.physician_code].append(
                     ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
                 )
+        if sanctions_only:
+            return out
         for r in rows(restoration_requests):
             out["restorations"][r.physician_code].append(Restoration(r.physician_code, r.filed_on))
         for r in rows(credits):
