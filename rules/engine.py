@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from rules.calendar import WorkingCalendar, china_calendar, restore_suspensions
+from rules.calendar import WorkingCalendar, add_years, china_calendar, restore_suspensions
 from rules.ledger import Entry, entries
 from rules.model import (
     Action,
@@ -101,13 +101,23 @@ def terminations(profile: Profile, facts: PhysicianFacts) -> tuple[Sanction, ...
     return tuple(sorted((s for s in found if s.action == Action.TERMINATE), key=lambda s: (s.start, s.ref)))
 
 
+def _explicit_ban(profile: Profile, s: ExplicitSanction) -> int:
+    """``ban_until`` of an explicit sanction; a termination without one bans for the profile's
+    years (衢州 第二十一条: 自解除服务协议之日起一年内不再接受)."""
+    if s.ban_until is not None:
+        return day(s.ban_until)
+    if s.action == Action.TERMINATE and profile.bands.terminate_ban_years:
+        return add_years(day(s.start), profile.bands.terminate_ban_years)
+    return 0
+
+
 def _explicit(profile: Profile, explicit: tuple[ExplicitSanction, ...]) -> tuple[Sanction, ...]:
     return tuple(
         Sanction(
             action=s.action,
             start=day(s.start),
             end=day_or_open(s.end),
-            ban_until=day(s.ban_until) if s.ban_until else 0,
+            ban_until=_explicit_ban(profile, s),
             article=profile.article_for(s.action),
             computed=False,
             ref=s.id,

@@ -360,3 +360,14 @@ def test_suzhou_due_is_settled_by_an_explicit_settlement_suspension_after_the_th
 
 def test_quzhou_has_nothing_due_because_it_sanctions_by_itself() -> None:
     assert evaluate(QUZHOU, facts(series([("17.2", "2026-05-04")]))).years[0].due == ()
+
+
+def test_explicit_termination_without_ban_until_bans_for_the_profile_years() -> None:
+    # 衢州 第二十一条: 自解除服务协议之日起一年内不再接受重新签订
+    record = evaluate(QUZHOU, facts(sanctions=(explicit("T-1", "terminate", "2026-05-31"),))).record
+    assert iso(record.sanctions[0].ban_until) == "2027-05-31"
+
+
+def test_explicit_ban_until_is_kept_as_the_officer_set_it() -> None:
+    one = explicit("T-1", "terminate", "2026-05-31", ban_until="2029-05-31")  # 一次性扣 12 分: 1-5 年
+    assert iso(evaluate(QUZHOU, facts(sanctions=(one,))).record.sanctions[0].ban_until) == "2029-05-31"
