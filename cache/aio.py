@@ -102,8 +102,8 @@ class AsyncSnapshotReader:
         fetched: dict[str, bytes | None] = dict(zip(codes, raws, strict=True))
         overflow = [code for code, raw in fetched.items() if raw == OVERFLOW]
         if overflow:
-            raws: list[bytes | None] = await self.redis.hmget(snap.overflow_key, overflow)  # type: ignore[assignment]
-            fetched.update(zip(overflow, raws, strict=True))
+            extra: list[bytes | None] = await self.redis.hmget(snap.overflow_key, overflow)  # type: ignore[assignment]
+            fetched.update(zip(overflow, extra, strict=True))
         return fetched
 
     async def _preload(self) -> None:
