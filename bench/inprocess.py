@@ -60,7 +60,8 @@ def seeded_cache(physicians: int) -> SnapshotCache:
 def measure(physicians: int = 20_000, seconds: float = 3.0) -> list[str]:
     cache = seeded_cache(physicians)
     policy = Policy.from_settings(Settings(), load_profile("quzhou-2020"))
-    rows = ["", "In-process checker, lines per CPU-second of one core (process time: the shared machine's other load is not counted), records cached (`decide_claim` after the lookup; "
+    rows = ["", "In-process checker, lines per CPU-second of one core (process time: the shared machine's "
+            "other load is not counted), records cached (`decide_claim` after the lookup; "
             f"{physicians:,} seeded records, the bench's claim mix):", "",
             "| claim size | lines/s | µs/line | with JSON parse + lookup: lines/s |", "|---:|---:|---:|---:|"]
     for size in (1, 20, 200):
