@@ -8,7 +8,7 @@ DURATION ?= 60s
 P99_MS ?= 50
 MAX_FAIL ?= 0.001
 
-.PHONY: run test lint bench loadtest fuzz clean
+.PHONY: run test lint bench bench-quick loadtest fuzz clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,24 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The four designs side by side (floor, naive, SQL, drgate) on the machine's Redis (prefix
+# drgate-bench) and PostgreSQL (database drgate_bench), then the 1,000,000-physician figures;
+# results in BENCHMARKS.md. wrk is used when installed (apt-get install wrk), else a Python generator.
+BENCH_ARGS ?= --scale
+bench: $(BIN)/.installed
+	DRGATE_REDIS_URL=$${DRGATE_REDIS_URL:-redis://127.0.0.1:6379/0} $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(BIN)/.installed
+	$(BIN)/python -m bench.run --rounds 1 --duration 3 --physicians 50000
+
+# Locust, headless, against HOST (a staging gateway seeded with `drgate seed --physicians N`,
+# give LOADTEST_PHYSICIANS=N); reports in var/loadtest/; exits 1 past P99_MS or MAX_FAIL.
+loadtest: $(BIN)/.installed
+	mkdir -p var/loadtest
+	LOADTEST_P99_MS=$(P99_MS) LOADTEST_MAX_FAIL=$(MAX_FAIL) $(BIN)/locust -f loadtests/locustfile.py --headless \
+		--host $(HOST) --users $(USERS) --spawn-rate $(USERS) --run-time $(DURATION) --only-summary \
+		--csv var/loadtest/drgate --html var/loadtest/report.html
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -6,6 +6,12 @@ near-cache of physician records (``None`` for a code Redis does not know).  It i
 which fetch misses in one pipelined round trip and follow the sync's invalidation messages, with
 a poll of ``meta`` as a backstop for a lost message.
 
+When the snapshot fits in ``capacity`` the async reader preloads all of it; once loaded the cache
+is ``complete``: a code it does not hold is unknown, and no lookup goes to Redis any more.  An
+incremental sync's message names the physicians it changed; the reader fetches their new records
+and swaps them in at once, so the cache stays complete.  Identical records (most physicians: one
+agreement at an institution since a common date) share one decoded value: ~180 bytes a physician.
+
 Coherence: an invalidation bumps ``epoch``; a fetch that started before it does not store what it
 read, so an old record never outlives the message that replaced it.
 """
@@ -22,7 +28,7 @@ import orjson
 from cache.errors import CorruptRecord
 from cache.keys import OVERFLOW, Keys, bucket_of
 from cache.layout import decode_institution, decode_physician
-from rules.model import InstitutionRecord, PhysicianRecord
+from rules.model import Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 
 __all__ = ["UNREAD", "Snapshot", "SnapshotCache"]
 
@@ -56,12 +62,23 @@ class Snapshot:
         return self.bucket_keys[bucket_of(code, len(self.bucket_keys))]
 
 
+#: Distinct record values whose decoding is shared (raw bytes -> parts); bounds that table's memory.
+INTERN_MAX = 200_000
+
+_Parts = tuple[tuple[Agreement, ...], tuple[Sanction, ...], tuple[Credit, ...], tuple[tuple[int, int], ...]]
+
+
 class SnapshotCache:
-    def __init__(self, keys: Keys, capacity: int = 200_000) -> None:
+    def __init__(self, keys: Keys, capacity: int = 2_000_000) -> None:
         self.keys = keys
         self.capacity = capacity
         self.snapshot: Snapshot | None = None
         self.records: dict[str, PhysicianRecord | None] = {}
+        #: Every physician of the snapshot is in ``records``: a code absent is unknown (None).
+        self.complete = False
+        self.evictions = 0
+        self.unreadable = 0  # records a preload could not decode: the cache cannot be complete
+        self._parts: dict[bytes, _Parts] = {}
         self.epoch = 0
         self.hits = 0
         self.misses = 0
@@ -90,14 +107,34 @@ class SnapshotCache:
             institutions=insts,
         )
 
-    def install(self, snapshot: Snapshot, physicians: list[str] | None) -> None:
-        """Make ``snapshot`` current; drop the named physicians, or every one when ``None``."""
+    def install(self, snapshot: Snapshot, physicians: list[str] | None,
+                fetched: dict[str, bytes | None] | None = None) -> None:
+        """Make ``snapshot`` current; drop the named physicians, or every one when ``None``.
+
+        ``fetched``: the new raw records of the named physicians (None: gone), read after the
+        message that named them; they replace the old ones at once and the cache stays complete.
+        """
         self.epoch += 1
         if physicians is None or self.snapshot is None or snapshot.generation != self.snapshot.generation:
             self.records = {}
+            self.complete = False
         else:
+            records = self.records
             for code in physicians:
-                self.records.pop(code, None)
+                records.pop(code, None)
+            if fetched is None:
+                self.complete = False
+            else:
+                for code, raw in fetched.items():
+                    if raw is None:
+                        if not self.complete:
+                            records[code] = None
+                        continue
+                    try:
+                        records[code] = self.decode(code, raw)
+                    except CorruptRecord:
+                        log.error("record of physician %s does not decode; its lines are unverified", code)
+                        self.complete = False
         self.snapshot = snapshot
 
     @staticmethod
@@ -107,8 +144,22 @@ class SnapshotCache:
 
     # -- lookups ---------------------------------------------------------------------------------
 
+    def decode(self, code: str, raw: bytes) -> PhysicianRecord:
+        """The record of ``code``; identical raw records share their decoded parts."""
+        parts = self._parts.get(raw)
+        if parts is None:
+            record = decode_physician(code, raw)
+            if len(self._parts) < INTERN_MAX:
+                self._parts[raw] = (record.agreements, record.sanctions, record.credits, record.points)
+            return record
+        return PhysicianRecord(code, *parts)
+
     def cached(self, codes: list[str]) -> tuple[dict[str, PhysicianRecord | None], list[str]]:
         """Records held here, and the codes to fetch."""
+        if self.complete:  # the whole snapshot is here: absent means unknown
+            get = self.records.get
+            self.hits += len(codes)
+            return {code: get(code) for code in codes}, []
         found: dict[str, PhysicianRecord | None] = {}
         missing: list[str] = []
         records = self.records
@@ -123,14 +174,36 @@ class SnapshotCache:
 
     def store(self, epoch: int, code: str, raw: bytes | None) -> PhysicianRecord | None:
         """Decode what Redis returned and keep it, unless an invalidation came in between."""
-        record = None if raw is None else decode_physician(code, raw)
-        if epoch == self.epoch:
+        record = None if raw is None else self.decode(code, raw)
+        if epoch == self.epoch and not (record is None and self.complete):
             if len(self.records) >= self.capacity:
                 # Evict the oldest tenth (dicts keep insertion order): cheap and good enough.
                 for old in list(self.records)[: max(1, self.capacity // 10)]:
                     del self.records[old]
+                self.evictions += 1
+                self.complete = False
             self.records[code] = record
         return record
+
+    def preloadable(self) -> bool:
+        return self.snapshot is not None and not self.complete and self.snapshot.physicians <= self.capacity
+
+    def absorb_buckets(self, replies: list[dict[bytes, bytes]]) -> list[str]:
+        """Keep every record of whole buckets (a preload); return the codes whose record is in overflow."""
+        overflow: list[str] = []
+        records = self.records
+        for bucket in replies:
+            for raw_code, raw in bucket.items():
+                code = raw_code.decode()
+                if raw == OVERFLOW:
+                    overflow.append(code)
+                    continue
+                try:
+                    records[code] = self.decode(code, raw)
+                except CorruptRecord:
+                    log.error("record of physician %s does not decode; its lines are unverified", code)
+                    self.unreadable += 1
+        return overflow
 
     def absorb(self, snapshot: Snapshot, epoch: int, codes: list[str], raws: list[Any],
                found: dict[str, Any]) -> list[str]:

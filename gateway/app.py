@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = async_redis(settings)
         cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
-        reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval)
+        reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
+                                     preload=settings.preload)
         await reader.start()
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
                                          reader, Metrics())

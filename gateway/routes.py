@@ -1,7 +1,7 @@
 """HTTP API v1: the claim check (hot path), the help desk's status lookup, health and readiness.
 
-The check reads the body itself and validates it with pydantic-core straight from bytes, and
-answers with orjson: no per-request model building beyond the request itself.
+The check reads the body itself, validates it with pydantic-core straight from bytes into plain
+dicts (``schemas.ClaimIn``), and answers with orjson: no per-request model building.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from cache.reader import UNREAD
 from gateway.checker import decide_claim
-from gateway.schemas import CODE, CheckRequest, CheckResponse, PhysicianStatus
+from gateway.schemas import CODE, CheckResponse, PhysicianStatus, parse_claim
 from gateway.state import GatewayState
 from gateway.status import CHINA, explain
 
@@ -83,10 +83,10 @@ async def check_claim(request: Request) -> Response:
     if body is None:
         return _problem(413, "request body over 1 MiB")
     try:
-        claim = CheckRequest.model_validate_json(body)
+        claim = parse_claim(body)
     except ValidationError as exc:
         return _problem(422, validation_detail(exc))
-    records = await state.reader.get_many([line.physician_code for line in claim.lines])
+    records = await state.reader.get_many([line["physician_code"] for line in claim["lines"]])
     cache = state.cache
     result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok)
     state.observe(result, time.perf_counter() - started)
@@ -132,6 +132,8 @@ async def readyz(request: Request) -> Response:
             "version": snapshot.version, "generation": snapshot.generation,
             "published_at": snapshot.published_at, "physicians": snapshot.physicians,
             "age_seconds": round(state.cache.age_seconds(), 1),
+            # complete: this worker holds every record and answers without Redis round trips
+            "complete": state.cache.complete, "cached": len(state.cache.records),
         },
     }, 200 if ready else 503)
 

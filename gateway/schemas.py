@@ -2,17 +2,34 @@
 
 Codes are 1–30 of ``[A-Za-z0-9]``: anything else (``*``, ``:``, spaces, control or non-ASCII
 characters) is refused here and never reaches a Redis key.
+
+The check's body is validated into ``ClaimIn``, TypedDicts with the very constraints of
+``CheckRequest``: pydantic-core builds plain dicts in ~16 µs for a 20-line claim where model
+instances cost ~38 µs (orjson's bare parse: ~7 µs).  ``CheckRequest`` stays the documented
+shape (OpenAPI) and what a Python caller may pass to ``Checker.check``.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-__all__ = ["CheckLine", "CheckRequest", "CheckResponse", "LineResult", "PhysicianStatus", "SnapshotInfo"]
+__all__ = [
+    "CLAIM",
+    "CheckLine",
+    "CheckRequest",
+    "CheckResponse",
+    "ClaimIn",
+    "LineIn",
+    "LineResult",
+    "PhysicianStatus",
+    "SnapshotInfo",
+    "parse_claim",
+]
 
 CODE = r"^[A-Za-z0-9]{1,30}$"
 _DATE_OR_TIME = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$"
@@ -43,6 +60,8 @@ ServiceDate = Annotated[
     Field(pattern=_DATE_OR_TIME, description="Date of service: YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (Asia/Shanghai)"),
     AfterValidator(_check_time),
 ]
+MedType = Annotated[str, Field(max_length=6)]
+LineId = Annotated[str, Field(min_length=1, max_length=64)]
 Reason = Literal[
     "institution_suspended", "unknown_physician", "disqualified", "terminated", "suspended", "no_agreement",
     "ok", "emergency_exempt", "unverified",
@@ -69,6 +88,38 @@ class CheckRequest(_In):
     emergency: bool = Field(default=False, description="急诊: exempt from rejections (衢州 第十五条)")
     rescue: bool = Field(default=False, description="抢救: exempt from rejections (衢州 第十五条)")
     lines: list[CheckLine] = Field(min_length=1, max_length=1000)
+
+
+@with_config(ConfigDict(extra="ignore"))
+class LineIn(TypedDict):
+    """``CheckLine`` as a dict: same fields, same constraints; absent optional keys stay absent."""
+
+    line_id: LineId
+    physician_code: PhysicianCode
+    service_date: NotRequired[ServiceDate | None]
+    emergency: NotRequired[bool | None]
+    med_type: NotRequired[MedType | None]
+
+
+@with_config(ConfigDict(extra="ignore"))
+class ClaimIn(TypedDict):
+    """``CheckRequest`` as a dict (``emergency``, ``rescue`` default false, ``med_type`` none)."""
+
+    claim_id: LineId
+    institution_code: InstitutionCode
+    service_date: ServiceDate
+    med_type: NotRequired[MedType | None]
+    emergency: NotRequired[bool]
+    rescue: NotRequired[bool]
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=1000)]
+
+
+CLAIM: TypeAdapter[ClaimIn] = TypeAdapter(ClaimIn)
+
+
+def parse_claim(body: bytes) -> ClaimIn:
+    """The claim in ``body``; ``pydantic.ValidationError`` (the 422's detail, naming the field) if bad."""
+    return CLAIM.validate_json(body)
 
 
 class LineResult(BaseModel):

@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     emergency_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ("13",)
     #: A snapshot older than this (s) flags its lines ``stale``.
     stale_after: float = 900.0
-    #: Physician records kept in each gateway worker's near-cache.
-    cache_size: int = Field(default=200_000, ge=1000)
+    #: Physician records kept in each gateway worker's near-cache (~180 bytes each). A snapshot of
+    #: at most this many physicians is preloaded whole: checks then make no Redis round trip.
+    cache_size: int = Field(default=2_000_000, ge=1000)
+    #: Preload the whole snapshot into each worker when it fits in ``cache_size``.
+    preload: bool = True
     #: How often (s) a gateway polls the snapshot meta besides the invalidation messages.
     poll_interval: float = 0.5
     #: Full sync refuses to publish a snapshot smaller than the current one by more than this share.

@@ -1,0 +1,189 @@
+"""`make bench`: the four designs side by side, one after another, same server settings, same load.
+
+    python -m bench.run [--physicians 300000] [--duration 8] [--rounds 3] [--connections 16]
+
+Seeds a store of ``--physicians`` (SQLite for drgate and the naive copy, PostgreSQL for the SQL
+design), then for each round and each app: start it (uvicorn, one worker, uvloop, httptools),
+check a sample of its answers against the seeded truth, warm it up, load it with claims of 1 and
+of 20 lines (wrk, or the bundled generator).  Figures are medians over rounds, and ratios to the
+floor measured in the same run: the machine is shared, absolute numbers drift.  Then the
+coherence delay, the in-process checker's speed and (``--scale``) the 1,000,000-physician figures.
+Results go to stdout and to BENCHMARKS.md between its generated-section markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from bench import coherence, inprocess, scale
+from bench.loadgen import LoadResult, run_load, wrk_available
+from bench.servers import APPS, post, serving
+from bench.setup import cleanup, prepare_postgres, prepare_redis
+from loadtests.claims import make_claims, wrong_lines
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = "?"
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def check_answers(app: str, port: int, claims: list[Any]) -> str:
+    if app == "floor":
+        return "n/a (answers without lookup)"
+    wrong = 0
+    for claim in claims:
+        status, body = post(port, claim.body)
+        if status != 200 or wrong_lines(claim, orjson.loads(body)):
+            wrong += 1
+    return f"{len(claims) - wrong}/{len(claims)} right"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--physicians", type=int, default=300_000)
+    p.add_argument("--duration", type=float, default=8.0, help="seconds of load per app and claim size")
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--lines", default="1,20")
+    p.add_argument("--apps", default=",".join(APPS))
+    p.add_argument("--port", type=int, default=18700)
+    p.add_argument("--redis-url", default=os.environ.get("DRGATE_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_ADMIN_URL",
+                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    p.add_argument("--prefix", default="drgate-bench")
+    p.add_argument("--var", type=Path, default=Path("var/bench"))
+    p.add_argument("--python-load", action="store_true", help="use the bundled generator even if wrk is there")
+    p.add_argument("--scale", action="store_true", help="also the 1,000,000-physician figures (~2 min)")
+    p.add_argument("--keep", action="store_true", help="keep the bench's Redis keys and database")
+    p.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
+    args = p.parse_args(argv)
+    apps = args.apps.split(",")
+    sizes = [int(n) for n in args.lines.split(",")]
+    args.var.mkdir(parents=True, exist_ok=True)
+    client = redis.Redis.from_url(args.redis_url)
+    started = datetime.now(UTC)
+    report: list[str] = []
+    try:
+        print(f"preparing {args.physicians} physicians …", flush=True)
+        timings = prepare_redis(client, args.prefix, args.var / "store.db", args.physicians)
+        pg_url = prepare_postgres(args.postgres_url, args.physicians) if "sql" in apps else ""
+        env = {"DRGATE_REDIS_URL": args.redis_url, "DRGATE_REDIS_PREFIX": args.prefix,
+               "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9",
+               "BENCH_POSTGRES_URL": pg_url.replace("postgresql+psycopg://", "postgresql://")}
+        claims = {n: make_claims(args.physicians, n, 2000) for n in sizes}
+        files = {}
+        for n, batch in claims.items():
+            files[n] = args.var / f"claims-{n}.txt"
+            files[n].write_bytes(b"\n".join(c.body for c in batch) + b"\n")
+        use_wrk = wrk_available() and not args.python_load
+        results: dict[tuple[str, int], list[LoadResult]] = {}
+        correctness: dict[str, str] = {}
+        for rnd in range(args.rounds):
+            for app in apps:
+                with serving(app, args.port, env, claims[sizes[0]][0].body):
+                    if rnd == 0:
+                        correctness[app] = check_answers(app, args.port, [c for n in sizes for c in claims[n][:100]])
+                    for n in sizes:
+                        url = f"http://127.0.0.1:{args.port}"
+                        run_load(url, files[n], seconds=args.warmup, connections=args.connections, use_wrk=use_wrk)
+                        r = run_load(url, files[n], seconds=args.duration, connections=args.connections,
+                                     use_wrk=use_wrk)
+                        results.setdefault((app, n), []).append(r)
+                        print(f"round {rnd + 1} {app:6} {n:2} lines: {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
+                              f"p99 {r.p99_ms:6.2f} ms  errors {r.errors}", flush=True)
+        report += table(results, apps, sizes, correctness, args, use_wrk)
+        if "drgate" in apps:
+            print("coherence …", flush=True)
+            report += coherence.measure(args.port, env, args.var / "store.db", args.physicians, args.redis_url,
+                                        args.prefix, claims[sizes[0]][0].body)
+        print("in-process checker …", flush=True)
+        report += inprocess.measure()
+        if args.scale:
+            print("scale (1,000,000 physicians) …", flush=True)
+            report += scale.measure(args.redis_url, args.var)
+        report += ["", f"Preparation: {', '.join(f'{k} {v:.1f}' for k, v in timings.items())}."]
+    finally:
+        if not args.keep:
+            cleanup(client, args.prefix, args.postgres_url if "sql" in apps else None)
+    header = [
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}` "
+        f"(`make bench`); took {(datetime.now(UTC) - started).total_seconds() / 60:.1f} min.",
+        "",
+    ]
+    text = "\n".join(header + report)
+    print(text)
+    write_section(args.out, text)
+    return 0
+
+
+def table(results: dict[tuple[str, int], list[LoadResult]], apps: list[str], sizes: list[int],
+          correctness: dict[str, str], args: argparse.Namespace, use_wrk: bool) -> list[str]:
+    def med(app: str, n: int, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in results[(app, n)])
+
+    rows = [
+        f"Load: {'wrk' if use_wrk else 'bundled Python generator'}, {args.connections} connections, "
+        f"{args.duration:g} s per app and size after {args.warmup:g} s warm-up, {args.rounds} rounds "
+        f"(apps interleaved), median of rounds; {args.physicians:,} physicians seeded.",
+        "",
+        "| app | lines | req/s | lines/s | p50 ms | p99 ms | req/s ÷ floor | p99 ÷ floor | errors | answers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for n in sizes:
+        for app in apps:
+            rps, p50, p99 = med(app, n, "rps"), med(app, n, "p50_ms"), med(app, n, "p99_ms")
+            errors = sum(r.errors for r in results[(app, n)])
+            if "floor" in apps:
+                ratio = f"{rps / med('floor', n, 'rps'):.2f}"
+                p99_ratio = f"{p99 / med('floor', n, 'p99_ms'):.2f}"
+            else:
+                ratio = p99_ratio = "–"
+            rows.append(f"| {app} | {n} | {rps:,.0f} | {rps * n:,.0f} | {p50:.2f} | {p99:.2f} | {ratio} | "
+                        f"{p99_ratio} | {errors} | {correctness.get(app, '')} |")
+    if {"drgate", "naive"} <= set(apps):
+        for n in sizes:
+            rows.append(f"\ndrgate ÷ naive at {n} line(s): {med('drgate', n, 'rps') / med('naive', n, 'rps'):.1f}×")
+    rows.append("\nPer round (req/s): " + "; ".join(
+        f"{app}/{n}: " + ", ".join(f"{r.rps:,.0f}" for r in results[(app, n)]) for n in sizes for app in apps))
+    return rows
+
+
+def write_section(path: Path, text: str) -> None:
+    block = f"{BEGIN}\n{text}\n{END}"
+    if path.exists():
+        current = path.read_text()
+        if BEGIN in current and END in current:
+            head, rest = current.split(BEGIN, 1)
+            path.write_text(head + block + rest.split(END, 1)[1])
+            return
+        path.write_text(current.rstrip() + "\n\n" + block + "\n")
+        return
+    path.write_text(f"# Benchmarks\n\n{block}\n")
+
+
+if __name__ == "__main__":
+    time.sleep(0)
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Start and stop one app of the benchmark: uvicorn, one worker, uvloop and httptools, no access log."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+
+__all__ = ["APPS", "post", "serving"]
+
+#: App name -> uvicorn factory.
+APPS: dict[str, str] = {
+    "floor": "bench.apps.floor:create_app",
+    "naive": "bench.apps.naive:create_app",
+    "sql": "bench.apps.sql:create_app",
+    "drgate": "gateway.app:create_app",
+}
+
+
+def post(port: int, body: bytes, path: str = "/v1/claims/check") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _drgate_warm(port: int) -> bool:
+    """drgate is ready when its worker holds the whole snapshot (what a long-running worker has)."""
+    status, body = get(port, "/readyz")
+    if status != 200:
+        return False
+    snapshot = orjson.loads(body).get("snapshot") or {}
+    return bool(snapshot.get("complete", True))
+
+
+@contextmanager
+def serving(app: str, port: int, env: dict[str, str], probe: bytes, *, workers: int = 1,
+            timeout: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+    cmd = [sys.executable, "-m", "uvicorn", APPS[app], "--factory", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+           "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{app} exited with {proc.returncode} before answering")
+            try:
+                if post(port, probe)[0] == 200 and (app != "drgate" or _drgate_warm(port)):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{app} did not answer within {timeout:.0f}s")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -1,0 +1,91 @@
+"""Load test of a (staging) gateway: the seeded claim mix, every answer checked against the truth.
+
+Seed the staging store first (``drgate seed --physicians N`` then ``drgate sync --full``) and give
+the same N here; each claim's expected decision is known (``loadtests.claims``), so a wrong
+decision counts as a failure, not only an error status.  ``make loadtest`` runs it headless:
+
+    make loadtest HOST=http://staging:8000 USERS=50 DURATION=60s P99_MS=50 MAX_FAIL=0.001
+
+Environment: ``LOADTEST_PHYSICIANS`` (seeded count, default 300000), ``LOADTEST_LINES`` (claim
+sizes drawn from, default ``1,20``), ``LOADTEST_P99_MS`` and ``LOADTEST_MAX_FAIL`` (the gate:
+locust exits 1 when the p99 of all checks or their failure ratio passes its bound).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+import orjson
+from locust import between, events, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
+
+from loadtests.claims import Claim, make_claims, wrong_lines
+
+log = logging.getLogger(__name__)
+
+PHYSICIANS = int(os.environ.get("LOADTEST_PHYSICIANS", "300000"))
+SIZES = [int(n) for n in os.environ.get("LOADTEST_LINES", "1,20").split(",")]
+CLAIMS: dict[int, list[Claim]] = {}
+
+
+def claims(size: int) -> list[Claim]:
+    if size not in CLAIMS:  # built once per process, not per user
+        CLAIMS[size] = make_claims(PHYSICIANS, size, 5000, seed=7)
+    return CLAIMS[size]
+
+
+@events.init.add_listener
+def _prepare(environment: Environment, **_: Any) -> None:
+    for size in SIZES:  # before the clock starts: the first users must not wait for them
+        claims(size)
+
+
+class SettlementGateway(FastHttpUser):
+    """One settlement client: posts claims back to back, as the settlement pipeline does."""
+
+    wait_time = between(0, 0.01)
+
+    @task
+    def check(self) -> None:
+        size = random.choice(SIZES)
+        claim = random.choice(claims(size))
+        with self.client.post("/v1/claims/check", data=claim.body, headers={"Content-Type": "application/json"},
+                              name=f"/v1/claims/check [{size} lines]", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}")
+                return
+            try:
+                answer: Any = orjson.loads(response.content or b"")
+            except orjson.JSONDecodeError:
+                response.failure("answer is not JSON")
+                return
+            problems = wrong_lines(claim, answer)
+            if problems:
+                response.failure("wrong decision: " + "; ".join(problems[:3]))
+
+
+@events.quitting.add_listener
+def _gate(environment: Environment, **_: Any) -> None:
+    """Exit 1 when the p99 or the failure ratio passes the bounds given in the environment."""
+    total = environment.stats.total
+    p99_ms = float(os.environ.get("LOADTEST_P99_MS", "0") or 0)
+    max_fail = float(os.environ.get("LOADTEST_MAX_FAIL", "-1") or -1)
+    p99 = total.get_response_time_percentile(0.99) or 0.0
+    ratio = total.fail_ratio
+    reasons = []
+    if total.num_requests == 0:
+        reasons.append("no request was answered")
+    if p99_ms and p99 > p99_ms:
+        reasons.append(f"p99 {p99:.1f} ms > {p99_ms:g} ms")
+    if max_fail >= 0 and ratio > max_fail:
+        reasons.append(f"failure ratio {ratio:.4%} > {max_fail:.4%}")
+    if reasons:
+        log.error("load test gate failed: %s", "; ".join(reasons))
+        environment.process_exit_code = 1
+    else:
+        log.info("load test gate passed: %d requests, p99 %.1f ms, failure ratio %.4f%%", total.num_requests, p99,
+                 ratio * 100)
