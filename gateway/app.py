@@ -18,6 +18,7 @@ from cache.reader import SnapshotCache
 from gateway.checker import Policy
 from gateway.connections import async_redis
 from gateway.metrics import Metrics
+from gateway.nhsa_routes import router as nhsa_router
 from gateway.routes import router
 from gateway.schemas import CheckRequest
 from gateway.settings import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(nhsa_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

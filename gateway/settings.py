@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     on_unverified: Literal["fail_open", "fail_closed"] = "fail_open"
     #: ``med_type`` codes that are emergency or rescue (急诊 13; some regions 9914 门诊抢救 …).
     emergency_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ("13",)
+    #: Local ``med_type`` codes of rescue (抢救), exempt like emergency (衢州 第十五条); they clash
+    #: between provinces (湖南 9914 门诊抢救, 9902 院前急救; 重庆 9902 is 重大疾病住院), so none by default.
+    rescue_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ()
     #: A snapshot older than this (s) flags its lines ``stale``.
     stale_after: float = 900.0
     #: Physician records kept in each gateway worker's near-cache.
