@@ -35,6 +35,7 @@ class AsyncSnapshotReader:
         self.retry_interval = retry_interval
         self._down_since = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -42,6 +43,9 @@ class AsyncSnapshotReader:
         self._task = asyncio.create_task(self._follow(), name="drgate-snapshot-follower")
 
     async def stop(self) -> None:
+        # A cancel that lands as redis-py's read timeout fires can be swallowed (Python 3.11): the
+        # flag ends the loop at its next poll even then.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -69,13 +73,14 @@ class AsyncSnapshotReader:
         log.info("snapshot generation %d version %d installed", new.generation, new.version)
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
+                await self.redis.initialize()  # a cluster client maps its slots here; SUBSCRIBE needs them
                 await pubsub.subscribe(self.cache.keys.events)
                 await self.refresh(None)  # whatever was published while we were not listening
                 next_poll = time.monotonic() + self.poll_interval
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=self.poll_interval)
                     if message is not None:
                         await self.refresh(message["data"])

@@ -142,8 +142,10 @@ class Syncer:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
             pipe.hset(self.keys.gens, str(generation), _gen_state("live", nbuckets))
-            pipe.publish(self.keys.events, event)
             pipe.execute()
+        # After EXEC, not inside it: a cluster refuses PUBLISH in a transaction.  A reader that gets
+        # the message reads the new meta; one that misses it (we crash here) finds it by its poll.
+        self.redis.publish(self.keys.events, event)
         self._retire(meta)
         result = SyncResult("full", generation, version, count, len(institutions), count, watermark,
                             time.perf_counter() - started)
@@ -221,10 +223,10 @@ class Syncer:
                     pipe.hdel(self.keys.institutions(generation), code)
             pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})
             pipe.hincrby(self.keys.meta, "physicians", delta)
-            pipe.publish(self.keys.events, orjson.dumps({
-                "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
-            }))
             pipe.execute()
+        self.redis.publish(self.keys.events, orjson.dumps({  # after EXEC: see full()
+            "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
+        }))
         result = SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                             len(change.physicians) + len(change.institutions), change.watermark,
                             time.perf_counter() - started)

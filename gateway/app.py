@@ -16,7 +16,7 @@ from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.checker import Policy
-from gateway.connections import async_redis
+from gateway.connections import async_redis, close_async_redis
 from gateway.metrics import Metrics
 from gateway.nhsa_routes import router as nhsa_router
 from gateway.routes import router
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await reader.stop()
-            await client.aclose()
+            await close_async_redis(client)
 
     app = FastAPI(
         title="drgate",

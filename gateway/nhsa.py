@@ -87,11 +87,13 @@ def _object(value: object) -> object:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
-OptText = Annotated[str | None, BeforeValidator(_text)]
+OptText = Annotated[Annotated[str, Field(max_length=30)] | None, BeforeValidator(_text)]  # 30: the platform's widest
 Amount = Annotated[Decimal | None, BeforeValidator(_blank)]  # Decimal refuses NaN and Infinity
 Region = Annotated[str, BeforeValidator(_text), Field(pattern=r"^\d{6}$", description="行政区划代码 (GB/T 2260)")]
-OptRegion = Annotated[str | None, BeforeValidator(_text), Field(pattern=r"^\d{6}$")]
+OptRegion = Annotated[Annotated[str, Field(pattern=r"^\d{6}$")] | None, BeforeValidator(_text)]
 Code = Annotated[PhysicianCode, BeforeValidator(_text)]
+MedType = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=6)]
+OptMedType = Annotated[Annotated[str, Field(max_length=6)] | None, BeforeValidator(_text)]
 
 
 class _In(BaseModel):
@@ -105,10 +107,10 @@ class ExpContent(_In):
 class FeeDetail(_In):
     feedetl_sn: Text = Field(min_length=1, max_length=30, description="费用明细流水号, unique within the visit")
     mdtrt_id: Text = Field(min_length=1, max_length=30, description="就诊ID")
-    psn_no: OptText = Field(default=None, max_length=30, description="人员编号 (→ patn_id)")
+    psn_no: OptText = Field(default=None, description="人员编号 (→ patn_id)")
     bilg_dr_codg: Code = Field(description="开单医生编码 (医保医师代码): decides the line")
     fee_ocur_time: Annotated[ServiceDate, BeforeValidator(_blank)] = Field(description="费用发生时间")
-    med_type: OptText = Field(default=None, max_length=6, description="医疗类别 (2301 carries it on every line)")
+    med_type: OptMedType = Field(default=None, description="医疗类别 (2301 carries it on every line)")
     det_item_fee_sumamt: Amount = Field(default=None, description="明细项目费用总额 (→ vola_amt)")
     cnt: Amount = None
     pric: Amount = None
@@ -130,7 +132,7 @@ class FeeDetail(_In):
 
 
 class InpatientFeeDetail(FeeDetail):
-    med_type: Text = Field(min_length=1, max_length=6, description="医疗类别: required on every 2301 line")
+    med_type: MedType = Field(description="医疗类别: required on every 2301 line")
 
 
 class Input2204(_In):

