@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     max_shrink: float = Field(default=0.05, ge=0.0, le=1.0)
     #: Seconds an old snapshot stays readable after a newer one is published.
     grace_seconds: int = Field(default=60, ge=1)
+    #: `drgate sync` writes its last run's metrics here (node_exporter textfile collector); unset: nowhere.
+    sync_metrics_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
