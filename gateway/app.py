@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,12 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval)
         await reader.start()
+        metrics = Metrics()
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, Metrics())
+                                         reader, metrics)
+        flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
             yield
         finally:
+            if flusher is not None:
+                flusher.cancel()
             await reader.stop()
             await close_async_redis(client)
 

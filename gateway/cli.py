@@ -199,3 +199,7 @@ def env_for_workers(settings: Settings, **overrides: object) -> None:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"DRGATE_{key.upper()}"] = str(value)
+
+
+if __name__ == "__main__":  # python -m gateway.cli, where the drgate script is not on PATH
+    sys.exit(main())

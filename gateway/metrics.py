@@ -20,6 +20,7 @@ prometheus_client's multiprocess files and ``/metrics`` on any worker answers fo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -97,6 +98,12 @@ class Metrics:
             self.snapshot_published.set(cache.snapshot.published_ts)
             self.snapshot_age.set(cache.age_seconds())
         self._next_flush = time.monotonic() + _FLUSH_EVERY
+
+    async def flush_periodically(self, cache: SnapshotCache) -> None:
+        """Multiprocess mode: an idle worker's last counts must reach the files without a scrape of it."""
+        while True:
+            await asyncio.sleep(_FLUSH_EVERY)
+            self.flush(cache)
 
     def render(self, cache: SnapshotCache) -> bytes:
         self.flush(cache)
