@@ -158,6 +158,7 @@ class AsyncSnapshotReader:
         while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
+                await self.redis.initialize()  # a cluster client maps its slots here; SUBSCRIBE needs them
                 await pubsub.subscribe(self.cache.keys.events)
                 await self.refresh(None)  # whatever was published while we were not listening
                 next_poll = time.monotonic() + self.poll_interval
@@ -215,6 +216,7 @@ class AsyncSnapshotReader:
         self.cache.last_ok = time.monotonic()
 
     def _failed(self, exc: BaseException) -> None:
+        self.cache.redis_errors += 1
         if self.cache.redis_ok:
             log.warning("redis unreachable (%s); answering from the snapshot held", type(exc).__name__)
         self.cache.redis_ok = False

@@ -39,7 +39,9 @@ def encode_physician(record: PhysicianRecord) -> bytes:
     ]
     while parts and not parts[-1]:
         parts.pop()
-    return orjson.dumps(parts)
+    # A copy: orjson's result keeps its ~4 KiB write buffer as capacity, and a full sync holds a
+    # million of these until they are written (4 GiB instead of ~40 MiB of records).
+    return bytes(memoryview(orjson.dumps(parts)))
 
 
 def encode_institution(record: InstitutionRecord) -> bytes:

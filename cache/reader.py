@@ -82,6 +82,7 @@ class SnapshotCache:
         self.epoch = 0
         self.hits = 0
         self.misses = 0
+        self.redis_errors = 0  # failed exchanges, for drgate_redis_errors_total
         self.redis_ok = False
         self.last_ok = 0.0  # monotonic time of the last successful Redis exchange
 

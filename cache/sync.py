@@ -35,6 +35,9 @@ __all__ = ["SyncResult", "Syncer", "read_meta"]
 
 log = logging.getLogger(__name__)
 
+#: Records a full sync holds before adding them to Redis: ~25 MB of Python objects.
+FULL_SYNC_CHUNK = 100_000
+
 # Compare-and-delete / compare-and-extend: only the owner token may release or renew the lock.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -110,6 +113,12 @@ class Syncer:
         watermark = self.store.watermark()  # read first: changes made during the read go next time
         expected = self.store.count_physicians()
         nbuckets = bucket_count(expected)
+        generation = 0
+        if not dry_run:
+            self._clean_generations(int(meta.get("generation", 0)))
+            generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
+            self._mark(generation, "building", nbuckets)
+        # Written in chunks while the store streams: memory stays bounded by the chunk, not the registry.
         buckets: list[dict[str, bytes]] = [{} for _ in range(nbuckets)]
         overflow: dict[str, bytes] = {}
         count = 0
@@ -120,20 +129,21 @@ class Syncer:
                 value = OVERFLOW
             buckets[bucket_of(record.code, nbuckets)][record.code] = value
             count += 1
+            if count % FULL_SYNC_CHUNK == 0:
+                self._flush_chunk(generation, buckets, overflow, {}, dry_run)
             if self.progress and count % 50_000 == 0:
                 self.progress(count)
         institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
+        self._flush_chunk(generation, buckets, overflow, institutions, dry_run)
         current = int(meta.get("physicians", 0))
         if current and not allow_shrink and count < current * (1 - self.max_shrink):
+            if not dry_run:  # the unpublished generation goes now, not at the next full sync
+                self._drop_generation(generation, nbuckets)
             raise ShrinkRefused(current, count, self.max_shrink)
         version = int(meta.get("version", 0)) + 1
         if dry_run:
             return SyncResult("full", int(meta.get("generation", 0)), version - 1, count, len(institutions), count,
                               watermark, time.perf_counter() - started, True)
-        self._clean_generations(int(meta.get("generation", 0)))
-        generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
-        self._mark(generation, "building", nbuckets)
-        self._write_generation(generation, buckets, overflow, institutions)
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, "physicians": count,
             "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
@@ -143,8 +153,10 @@ class Syncer:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
             pipe.hset(self.keys.gens, str(generation), _gen_state("live", nbuckets))
-            pipe.publish(self.keys.events, event)
             pipe.execute()
+        # After EXEC, not inside it: a cluster refuses PUBLISH in a transaction.  A reader that gets
+        # the message reads the new meta; one that misses it (we crash here) finds it by its poll.
+        self.redis.publish(self.keys.events, event)
         self._retire(meta)
         result = SyncResult("full", generation, version, count, len(institutions), count, watermark,
                             time.perf_counter() - started)
@@ -158,6 +170,15 @@ class Syncer:
                 yield evaluate(self.profile, f, self.calendar).record
             else:  # nothing to evaluate: the record is the agreements (the common case)
                 yield PhysicianRecord(f.code, f.agreements)
+
+    def _flush_chunk(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
+                     institutions: dict[str, bytes], dry_run: bool) -> None:
+        """Add a chunk of records to the generation being built (HSET adds fields) and forget them."""
+        if not dry_run:
+            self._write_generation(generation, buckets, overflow, institutions)
+        for fields in buckets:
+            fields.clear()
+        overflow.clear()
 
     def _write_generation(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
                           institutions: dict[str, bytes]) -> None:
@@ -173,6 +194,12 @@ class Syncer:
         if institutions:
             pipe.hset(self.keys.institutions(generation), mapping=institutions)  # type: ignore[arg-type]
         pipe.execute()
+
+    def _drop_generation(self, generation: int, buckets: int) -> None:
+        keys = self.keys.generation_keys(generation, buckets)
+        for i in range(0, len(keys), 1000):
+            self.redis.unlink(*keys[i : i + 1000])
+        self.redis.hdel(self.keys.gens, str(generation))
 
     # -- incremental -----------------------------------------------------------------------------
 
@@ -222,10 +249,10 @@ class Syncer:
                     pipe.hdel(self.keys.institutions(generation), code)
             pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})
             pipe.hincrby(self.keys.meta, "physicians", delta)
-            pipe.publish(self.keys.events, orjson.dumps({
-                "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
-            }))
             pipe.execute()
+        self.redis.publish(self.keys.events, orjson.dumps({  # after EXEC: see full()
+            "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
+        }))
         result = SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                             len(change.physicians) + len(change.institutions), change.watermark,
                             time.perf_counter() - started)

@@ -120,6 +120,7 @@ class SnapshotReader:
         self.cache.last_ok = time.monotonic()
 
     def _failed(self, exc: BaseException) -> None:
+        self.cache.redis_errors += 1
         if self.cache.redis_ok:
             log.warning("redis unreachable (%s); answering from the snapshot held", type(exc).__name__)
         self.cache.redis_ok = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,8 +18,9 @@ from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.checker import Policy
-from gateway.connections import async_redis
+from gateway.connections import async_redis, close_async_redis
 from gateway.metrics import Metrics
+from gateway.nhsa_routes import router as nhsa_router
 from gateway.routes import router
 from gateway.schemas import CheckRequest
 from gateway.settings import Settings
@@ -41,14 +43,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
                                      preload=settings.preload)
         await reader.start()
+        metrics = Metrics()
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, Metrics())
+                                         reader, metrics)
+        flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
             yield
         finally:
+            if flusher is not None:
+                flusher.cancel()
             await reader.stop()
-            await client.aclose()
+            await close_async_redis(client)
 
     app = FastAPI(
         title="drgate",
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(nhsa_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -38,7 +38,7 @@ class Policy:
     @classmethod
     def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
         return cls(dict(profile.reasons), settings.enforce, settings.fail_open,
-                   frozenset(settings.emergency_med_types), settings.stale_after)
+                   frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after)
 
 
 @dataclass(slots=True)

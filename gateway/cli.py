@@ -13,8 +13,11 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from cache.errors import CacheError, SyncError
 from gateway.settings import Settings
@@ -27,54 +30,100 @@ log = logging.getLogger("drgate")
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_SHRINK = 0, 1, 2, 3, 4
 
 
+_EPILOG = """\
+configuration (environment):
+  DRGATE_STORE_URL      scoring store: sqlite:///var/drgate.db (default) or postgresql+psycopg://user@host/db
+  DRGATE_REDIS_URL      redis://host:6379/0 · redis+cluster://host:7000[,host:7001] ·
+                        redis+sentinel://host:26379/SERVICE · unset: embedded Redis (demo only)
+  DRGATE_PROFILE        quzhou-2020 (default) or suzhou-2021-draft
+  DRGATE_ENFORCE        false = shadow mode (everything passes, would_reject tells)
+  DRGATE_EMERGENCY_MED_TYPES, DRGATE_RESCUE_MED_TYPES   med_type codes exempt (default 13)
+  DRGATE_SYNC_METRICS_FILE   where `drgate sync` writes its Prometheus textfile
+
+exit codes:
+  0 done · 1 failed (the message says why) · 2 bad input or configuration · 3 another sync holds
+  the lock · 4 the shrink guard refused a sync · 130 interrupted
+
+Try `drgate demo`, then `drgate COMMAND --help`."""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="drgate",
-        description="Physician check of the medical-insurance settlement gateway (医保医师结算校验). "
-        "Configuration comes from DRGATE_* environment variables; see README.md.",
+        description="Physician check of the medical-insurance settlement gateway (医保医师结算校验): may the "
+        "ordering physician (开单医生) be paid from the fund on the date of service?",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           title="commands (drgate COMMAND --help for more)")
 
-    sub.add_parser("demo", help="embedded default: SQLite store, embedded Redis, demo data, sync, serve",
-                   description="Start drgate on its embedded default with demo data for 衢州 covering every "
-                   "reason code, then serve on 127.0.0.1:8000 and print two ready curl calls.")
+    def command(parent: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(
+            name, help=help, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+        return parser
 
-    serve = sub.add_parser("serve", help="run the HTTP gateway (uvicorn, uvloop, httptools)")
+    command(sub, "demo", "try it: SQLite store, embedded Redis, demo data, sync, serve",
+            "Start drgate on its embedded default with demo data for 衢州 covering every reason code, then "
+            "serve on 127.0.0.1:8000 and print two ready curl calls. Nothing to install besides drgate.")
+
+    serve = command(sub, "serve", "run the HTTP gateway (/v1/claims/check, /nhsa/2204, /nhsa/2301, /metrics)",
+                    "Run the HTTP gateway (uvicorn, uvloop, httptools). Each worker is a process with its own "
+                    "near-cache; with --workers > 1 the metrics of all workers are merged through "
+                    "PROMETHEUS_MULTIPROC_DIR (set to var/prometheus when unset).")
     serve.add_argument("--host", help="address to bind (DRGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DRGATE_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (DRGATE_WORKERS, default 1)")
 
-    sync = sub.add_parser("sync", help="publish the scoring store's state to Redis (for cron)",
-                          description="Incremental by default: publish what changed since the last run. "
-                          "Exit 3 when another sync runs, 4 when the shrink guard refuses.")
+    sync = command(sub, "sync", "publish the scoring store's state to Redis (run it from cron)",
+                   "Publish the scoring store's state to Redis. Incremental by default: only what changed "
+                   "since the last run. Exit 3 when another sync runs, 4 when the shrink guard refuses.\n\n"
+                   "cron:  */5 * * * *  drgate sync --metrics-file /var/lib/node_exporter/textfile/drgate.prom")
     sync.add_argument("--full", action="store_true", help="rebuild and publish the whole snapshot")
     sync.add_argument("--dry-run", action="store_true", help="compute everything, publish nothing")
     sync.add_argument("--allow-shrink", action="store_true", help="publish even if many physicians disappear")
     sync.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                       help="wait this long for another sync's lock instead of exiting 3")
+    sync.add_argument("--metrics-file", type=Path, metavar="PATH",
+                      help="write duration, rows and outcome for node_exporter's textfile collector "
+                      "(DRGATE_SYNC_METRICS_FILE)")
     sync.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    store = sub.add_parser("store", help="the scoring store: init, import")
+    store = command(sub, "store", "the scoring store: create or migrate it, import files",
+                    "The scoring store (SQLite or PostgreSQL) where points, sanctions and the registry live.")
     store_sub = store.add_subparsers(dest="store_command", required=True, metavar="SUBCOMMAND")
-    store_sub.add_parser("init", help="create the schema (idempotent)")
-    imp = store_sub.add_parser("import", help="import JSON Lines files (all or nothing)")
+    init = command(store_sub, "init", "create the schema, or migrate it to this version (idempotent)",
+                   "Create the scoring store's schema, or migrate an existing one to this drgate's revision "
+                   "(Alembic `upgrade head`). Safe to run on every deploy.")
+    init.add_argument("--json", action="store_true", help="print the revisions as JSON")
+    imp = command(store_sub, "import", "import JSON Lines files (all or nothing)",
+                  "Import JSON Lines files (SPEC.md import format). Every bad line is named; if any line is "
+                  "bad nothing is imported, unless --skip-invalid. Re-importing an object replaces it.")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--skip-invalid", action="store_true", help="import the good lines, report the bad ones")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    rules = sub.add_parser("rules", help="points and sanctions by the city's rules")
+    rules = command(sub, "rules", "points and sanctions by the city's rules",
+                    "Points and sanctions per physician under the configured city profile.")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
-    ev = rules_sub.add_parser("evaluate", help="points, sanctions and what is due, per physician")
+    ev = command(rules_sub, "evaluate", "points, sanctions and what is due, per physician",
+                 "Points of the year, sanctions in force (with their article) and decisions due "
+                 "(苏州 第十六条), per physician.")
     ev.add_argument("--year", type=int, help="calendar year (default: this year)")
     ev.add_argument("--physician", metavar="CODE", help="only this physician")
     ev.add_argument("--json", action="store_true", help="one JSON array, an object per physician")
 
-    seed = sub.add_parser("seed", help="fill the store with synthetic physicians (benchmarks, staging)")
+    seed = command(sub, "seed", "fill the store with synthetic physicians (benchmarks, staging)",
+                   "Replace the store's content with N synthetic physicians (deterministic; most active, some "
+                   "suspended, terminated, disqualified). Never on a production store.")
     seed.add_argument("--physicians", type=int, required=True, metavar="N")
+    seed.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    status = sub.add_parser("status", help="explain a physician's state (help desk)")
-    status.add_argument("code", metavar="CODE")
+    status = command(sub, "status", "explain a physician's state (help desk)",
+                     "Explain a physician's state from the published snapshot: agreements, sanctions with "
+                     "their articles, credit, points, and the decision a line at --institution gets. JSON.")
+    status.add_argument("code", metavar="CODE", help="医保医师代码, e.g. D330802000001")
     status.add_argument("--on", type=date.fromisoformat, metavar="DATE", help="YYYY-MM-DD (default today)")
     status.add_argument("--institution", metavar="CODE", help="also decide a line at this institution")
     return p
@@ -84,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:  # Alembic narrates every schema check at INFO: noise in a cron mail
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings()
     except ValueError as exc:
@@ -108,8 +159,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CacheError, RulesError) as exc:
         print(f"drgate: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except RedisError as exc:
+        print(f"drgate: cannot use Redis at {_redis_where(settings)} ({type(exc).__name__}: {exc}). Check that it "
+              "runs and DRGATE_REDIS_URL points at it (redis://, redis+cluster://, redis+sentinel://…/SERVICE).",
+              file=sys.stderr)
+        return EXIT_FAILED
+    except OperationalError as exc:
+        print(f"drgate: cannot reach the scoring store ({exc.orig}). Check that it runs and DRGATE_STORE_URL "
+              "points at it; a new store needs `drgate store init`.", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:  # a malformed URL or setting found while connecting
+        print(f"drgate: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+
+
+def _redis_where(settings: Settings) -> str:
+    """The Redis URL without its password, for error messages."""
+    url = settings.redis_url_value()
+    if not url:
+        return "the embedded Redis"
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def print_json(value: object) -> None:
@@ -127,3 +199,7 @@ def env_for_workers(settings: Settings, **overrides: object) -> None:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"DRGATE_{key.upper()}"] = str(value)
+
+
+if __name__ == "__main__":  # python -m gateway.cli, where the drgate script is not on PATH
+    sys.exit(main())

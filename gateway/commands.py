@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import Keys
-from cache.sync import Syncer
-from gateway.cli import EXIT_INPUT, EXIT_OK, env_for_workers, print_json, today
+from cache.sync import Syncer, SyncResult
+from gateway.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, env_for_workers, print_json, today
 from gateway.connections import open_store, redis_url, sync_redis
+from gateway.metrics import write_sync_metrics
+from gateway.progress import interactive, progress_bar
 from gateway.settings import Settings
 from rules.importer import import_files
 from rules.profiles import load_profile
@@ -30,12 +35,18 @@ def _syncer(settings: Settings, **kwargs: object) -> Syncer:
 
 
 def sync(settings: Settings, args: argparse.Namespace) -> int:
-    syncer = _syncer(settings)
-    with syncer.lock(wait=args.wait):
-        if args.full:
-            result = syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
-        else:
-            result = syncer.incremental(dry_run=args.dry_run)
+    metrics_file = args.metrics_file or (Path(settings.sync_metrics_file) if settings.sync_metrics_file else None)
+    started = time.monotonic()
+    result = None
+    try:
+        result = _run_sync(settings, args)
+    except BaseException as exc:
+        if metrics_file is not None:
+            outcome, code = _outcome(exc)
+            write_sync_metrics(metrics_file, outcome, code, time.monotonic() - started, None)
+        raise
+    if metrics_file is not None:
+        write_sync_metrics(metrics_file, "ok", EXIT_OK, time.monotonic() - started, result)
     if args.json:
         print_json(result.as_dict())
     else:
@@ -45,14 +56,43 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
+    show = interactive(args.json)
+    total = open_store(settings).count_physicians() if show and (args.full or args.dry_run) else None
+    with progress_bar("sync: physicians", total, enabled=show and total is not None) as update:
+        syncer = _syncer(settings, progress=update)
+        with syncer.lock(wait=args.wait):
+            if args.full:
+                return syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
+            return syncer.incremental(dry_run=args.dry_run)
+
+
+def _outcome(exc: BaseException) -> tuple[str, int]:
+    if isinstance(exc, SyncLocked):
+        return "locked", exc.exit_code
+    if isinstance(exc, ShrinkRefused):
+        return "shrink_refused", exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    return "failed", getattr(exc, "exit_code", EXIT_FAILED)
+
+
 def store(settings: Settings, args: argparse.Namespace) -> int:
     st = open_store(settings)
     if args.store_command == "init":
-        st.init()
-        print(f"store ready ({st.dialect})")
+        before, after = st.init()
+        if args.json:
+            print_json({"dialect": st.dialect, "revision_before": before, "revision": after})
+        elif before == after:
+            print(f"store ready ({st.dialect}), schema at revision {after}: nothing to migrate")
+        else:
+            print(f"store ready ({st.dialect}), schema migrated {before or 'empty'} → {after}")
         return EXIT_OK
     st.check()
-    report = import_files(st, load_profile(settings.profile), args.files, skip_invalid=args.skip_invalid)
+    size = sum(f.stat().st_size for f in args.files if f.is_file())
+    with progress_bar("import", size, enabled=interactive(args.json), unit="bytes") as update:
+        report = import_files(st, load_profile(settings.profile), args.files, skip_invalid=args.skip_invalid,
+                              progress=update)
     if args.json:
         print_json({"imported": dict(report.imported), "refused": [str(p) for p in report.problems]})
     else:
@@ -85,8 +125,18 @@ def seed(settings: Settings, args: argparse.Namespace) -> int:
     from rules.seed import seed as run_seed
 
     st = open_store(settings)
-    n = run_seed(st, args.physicians, progress=lambda done: log.info("seeded %d physicians", done))
-    print(f"seeded {n} physicians into {st.dialect} store; now run `drgate sync --full`")
+    show = interactive(args.json)
+    with progress_bar("seed: physicians", args.physicians, enabled=show) as update:
+        def progress(done: int) -> None:
+            update(done)
+            if not show:
+                log.info("seeded %d physicians", done)
+
+        n = run_seed(st, args.physicians, progress=progress)
+    if args.json:
+        print_json({"physicians": n, "dialect": st.dialect})
+    else:
+        print(f"seeded {n} physicians into {st.dialect} store; now run `drgate sync --full`")
     return EXIT_OK
 
 
@@ -119,6 +169,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     workers = args.workers or settings.workers
     if workers > 1:
+        _multiprocess_metrics(settings)
         if settings.redis_url is None:
             env_for_workers(settings, redis_url=redis_url(settings))
         uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -129,6 +180,16 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     uvicorn.run(create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
                 access_log=False, log_level="warning")
     return EXIT_OK
+
+
+def _multiprocess_metrics(settings: Settings) -> None:
+    """Workers are processes: their metrics meet in PROMETHEUS_MULTIPROC_DIR (emptied at start)."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.var_dir) / "prometheus")
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):  # files of a previous run's workers would be summed in
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path.resolve())
+    log.info("metrics of %s workers merged through %s", settings.workers, path)
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:

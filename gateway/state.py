@@ -27,4 +27,4 @@ class GatewayState:
     metrics: Metrics
 
     def observe(self, result: ClaimResult, seconds: float) -> None:
-        self.metrics.observe(result, seconds)
+        self.metrics.observe(result, seconds, self.cache)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -238,13 +238,20 @@ def parse_lines(name: str, lines: Iterable[bytes], profile: Profile) -> Iterator
         yield ParsedLine(name, number, row)
 
 
-def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_invalid: bool = False) -> ImportReport:
+def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_invalid: bool = False,
+                 progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Validate every line of every file, then write them all in one transaction.
+
+    ``progress`` (a CLI's progress bar) is called with the bytes read so far, over all files.
+    """
     report = ImportReport()
     parsed: list[ParsedLine] = []
+    read = [0]
     for path in paths:
         try:
             with path.open("rb") as fh:
-                for item in parse_lines(str(path), fh, profile):
+                lines = fh if progress is None else _counted(fh, read, progress)
+                for item in parse_lines(str(path), lines, profile):
                     (report.problems.append(item) if isinstance(item, LineProblem) else parsed.append(item))
         except OSError as exc:
             report.problems.append(LineProblem(str(path), 0, "(file)", exc.strerror or str(exc)))
@@ -256,6 +263,13 @@ def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_
         _write(store, conn, parsed, report)
     log.info("import wrote %d rows, refused %d lines", report.total, len(report.problems))
     return report
+
+
+def _counted(lines: Iterable[bytes], read: list[int], progress: Callable[[int], None]) -> Iterator[bytes]:
+    for raw in lines:
+        read[0] += len(raw)
+        progress(read[0])
+        yield raw
 
 
 def _check_references(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportReport) -> list[ParsedLine]:

@@ -153,9 +153,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def init(self) -> None:
-        """Create the schema (idempotent)."""
-        metadata.create_all(self.engine)
+    def init(self) -> tuple[str | None, str]:
+        """Migrate the schema to the newest revision (idempotent); (revision before, after)."""
+        from rules.migrate import upgrade
+
+        return upgrade(self.engine)
 
     def check(self) -> None:
         try:
@@ -167,6 +169,13 @@ class Store:
             raise StoreError(
                 f"the scoring store is not initialised (missing {', '.join(missing)}); run `drgate store init`"
             )
+        from rules.migrate import current_revision, head_revision
+
+        with self.engine.connect() as conn:
+            current, head = current_revision(conn), head_revision()
+        if current != head:
+            raise StoreError(f"the scoring store's schema is at revision {current or 'none'}, this drgate needs "
+                             f"{head}; run `drgate store init` to migrate it (back it up first)")
 
     def dispose(self) -> None:
         self.engine.dispose()
