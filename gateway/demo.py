@@ -28,7 +28,9 @@ DEMO: dict[str, str] = {
 
 
 def demo_rows(today: date) -> list[dict[str, Any]]:
-    d = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
+    def d(days: int) -> str:
+        return (today + timedelta(days=days)).isoformat()
+
     rows: list[dict[str, Any]] = [
         {"kind": "institution", "code": HOSPITAL, "name": "衢州市人民医院", "region": "330802"},
         {"kind": "institution", "code": CLINIC, "name": "衢州市柯城区示例诊所", "region": "330802"},
