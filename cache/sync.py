@@ -1,9 +1,14 @@
 """The sync job: scoring store → rules engine → a snapshot in Redis (`drgate sync`).
 
-A full sync writes a new generation of keys beside the live one, then flips ``meta`` to it in
-one MULTI/EXEC: a reader sees the old snapshot or the new one, never a mix and never nothing.
-The old generation expires after ``GRACE_SECONDS``; generations left by a crashed sync are
-removed by the next one.  An incremental sync rewrites only the physicians and institutions
+A full sync writes a new generation of keys beside the live one (each key with a TTL, so a
+killed sync leaks nothing for long), then flips ``meta`` to it in one MULTI/EXEC that also
+PERSISTs its keys and applies only while the sync still owns the lock: a reader sees the old
+snapshot or the new one, never a mix and never nothing.  The old generation expires after
+``GRACE_SECONDS``; generations left by a killed sync, and any older snapshot, are removed by the
+next one.  The shrink guard refuses a snapshot with markedly fewer physicians, or fewer with an
+agreement in force today, than the published one (a truncated export).
+
+An incremental sync rewrites only the physicians and institutions
 changed since the published watermark, in one transaction, and names them in the invalidation
 message so gateways drop exactly those.
 """
@@ -16,21 +21,32 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
 
-from cache.errors import ShrinkRefused, SyncLocked
-from cache.keys import GRACE_SECONDS, LISTPACK_VALUE_MAX, LOCK_TTL_MS, OVERFLOW, Keys, bucket_count, bucket_of
+from cache.errors import LockLost, ShrinkRefused, SyncError, SyncLocked
+from cache.keys import (
+    BUILD_TTL_SECONDS,
+    GRACE_SECONDS,
+    LISTPACK_VALUE_MAX,
+    LOCK_TTL_MS,
+    OVERFLOW,
+    Keys,
+    bucket_count,
+    bucket_of,
+)
 from cache.layout import encode_institution, encode_physician
 from rules.engine import evaluate
 from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
 from rules.store import Store
 
-__all__ = ["SyncResult", "Syncer", "read_meta"]
+__all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +87,7 @@ class Syncer:
         *,
         max_shrink: float = 0.05,
         grace_seconds: int = GRACE_SECONDS,
+        lock_ttl_ms: int = LOCK_TTL_MS,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.redis = client
@@ -80,26 +97,65 @@ class Syncer:
         self.calendar = calendar
         self.max_shrink = max_shrink
         self.grace_seconds = grace_seconds
+        self.lock_ttl_ms = lock_ttl_ms
         self.progress = progress
         self._token = uuid.uuid4().hex
+        self._held = False  # inside lock(): renew it while working, publish only while holding it
+        self._renewed = 0.0
 
     # -- lock (one sync at a time) -------------------------------------------------------------
 
     @contextmanager
     def lock(self, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the sync lock (owner token, TTL); ``SyncLocked`` when another sync holds it past ``wait``."""
         deadline = time.monotonic() + wait
-        while not self.redis.set(self.keys.lock, self._token, nx=True, px=LOCK_TTL_MS):
+        while not self.redis.set(self.keys.lock, self._token, nx=True, px=self.lock_ttl_ms):
             if time.monotonic() >= deadline:
                 holder = self.redis.pttl(self.keys.lock)
                 raise SyncLocked(f"another sync holds the lock (expires in {holder} ms); try again or use --wait")
             time.sleep(0.2)
+        self._held, self._renewed = True, time.monotonic()
         try:
             yield
         finally:
-            self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
+            self._held = False
+            try:
+                self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
+            except (redis.RedisError, OSError) as exc:  # it expires by itself; do not hide the real error
+                log.warning("could not release the sync lock (%s); it expires in %d ms",
+                            type(exc).__name__, self.lock_ttl_ms)
 
-    def _renew(self) -> None:
-        self.redis.eval(_RENEW, 1, self.keys.lock, self._token, LOCK_TTL_MS)
+    def _keep_lock(self) -> None:
+        """Renew the lock every third of its TTL; ``LockLost`` when it expired or another sync took it."""
+        if not self._held or time.monotonic() - self._renewed < self.lock_ttl_ms / 3000:
+            return
+        if not self.redis.eval(_RENEW, 1, self.keys.lock, self._token, self.lock_ttl_ms):
+            raise LockLost()
+        self._renewed = time.monotonic()
+
+    def _publish(self, writes: Callable[[Pipeline], None]) -> None:
+        """Run ``writes`` in one MULTI/EXEC that applies only while this sync still owns the lock.
+
+        WATCH on the lock fences a sync whose lock expired (a stall, a restarted Redis): it
+        cannot flip over the sync that took the lock after it.
+        """
+        with self.redis.pipeline(transaction=True) as pipe:
+            if self._held:
+                pipe.watch(self.keys.lock)  # type: ignore[no-untyped-call]
+                if pipe.get(self.keys.lock) != self._token.encode():
+                    raise LockLost()
+                pipe.multi()
+            writes(pipe)
+            try:
+                pipe.execute()
+            except WatchError:
+                raise LockLost() from None
+
+    def _guard(self, meta: dict[str, str], field: str, new: int) -> None:
+        """The shrink guard: a truncated export must not turn into thousands of false rejections."""
+        current = int(meta.get(field, 0))
+        if current and new < current * (1 - self.max_shrink):
+            raise ShrinkRefused(current, new, self.max_shrink, _GUARDED[field])
 
     # -- full ------------------------------------------------------------------------------------
 
@@ -111,7 +167,8 @@ class Syncer:
         nbuckets = bucket_count(expected)
         buckets: list[dict[str, bytes]] = [{} for _ in range(nbuckets)]
         overflow: dict[str, bytes] = {}
-        count = 0
+        count = in_agreement = 0
+        today = china_today()
         for record in self._records(self.store.physician_facts()):
             value = encode_physician(record)
             if len(value) > LISTPACK_VALUE_MAX:
@@ -119,32 +176,46 @@ class Syncer:
                 value = OVERFLOW
             buckets[bucket_of(record.code, nbuckets)][record.code] = value
             count += 1
-            if self.progress and count % 50_000 == 0:
-                self.progress(count)
+            for a in record.agreements:
+                if a.start <= today < a.end:
+                    in_agreement += 1
+                    break
+            if count % 4096 == 0:
+                self._keep_lock()
+                if self.progress and count % 49_152 == 0:
+                    self.progress(count)
         institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
-        current = int(meta.get("physicians", 0))
-        if current and not allow_shrink and count < current * (1 - self.max_shrink):
-            raise ShrinkRefused(current, count, self.max_shrink)
+        if not allow_shrink:
+            self._guard(meta, "physicians", count)
+            self._guard(meta, "in_agreement", in_agreement)  # an export that lost its agreements
         version = int(meta.get("version", 0)) + 1
+        old = int(meta.get("generation", 0))
         if dry_run:
-            return SyncResult("full", int(meta.get("generation", 0)), version - 1, count, len(institutions), count,
+            return SyncResult("full", old, version - 1, count, len(institutions), count,
                               watermark, time.perf_counter() - started, True)
-        self._clean_generations(int(meta.get("generation", 0)))
-        generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
+        self._drop_generations(keep={old}, states=("building",))  # what killed syncs left, before building
+        generation = int(self.redis.incr(self.keys.seq))
         self._mark(generation, "building", nbuckets)
-        self._write_generation(generation, buckets, overflow, institutions)
+        written = self._write_generation(generation, buckets, overflow, institutions)
+        self._check_written(written)
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, "physicians": count,
-            "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
-            **_now(),
+            "in_agreement": in_agreement, "institutions": len(institutions), "watermark": watermark,
+            "profile": self.profile.name, **_now(),
         }
         event = orjson.dumps({"v": version, "g": generation, "p": None, "i": None})
-        with self.redis.pipeline(transaction=True) as pipe:
+
+        def flip(pipe: Pipeline) -> None:
+            for key in written:
+                pipe.persist(key)
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
             pipe.hset(self.keys.gens, str(generation), _gen_state("live", nbuckets))
             pipe.publish(self.keys.events, event)
-            pipe.execute()
+
+        self._publish(flip)
         self._retire(meta)
+        # Redis now holds the live snapshot and the one it replaced (expiring), nothing older.
+        self._drop_generations(keep={generation, old}, states=("building", "live", "retired"))
         result = SyncResult("full", generation, version, count, len(institutions), count, watermark,
                             time.perf_counter() - started)
         log.info("full sync published generation %d version %d: %d physicians in %.1fs",
@@ -159,38 +230,56 @@ class Syncer:
                 yield PhysicianRecord(f.code, f.agreements)
 
     def _write_generation(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
-                          institutions: dict[str, bytes]) -> None:
+                          institutions: dict[str, bytes]) -> list[str]:
+        """Write the generation's hashes, each with BUILD_TTL_SECONDS until the flip; the keys written."""
+        written: list[str] = []
         pipe = self.redis.pipeline(transaction=False)
+
+        def put(key: str, mapping: dict[str, bytes]) -> None:
+            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+            pipe.expire(key, BUILD_TTL_SECONDS)
+            written.append(key)
+
         for b, fields in enumerate(buckets):
             if fields:
-                pipe.hset(self.keys.bucket(generation, b), mapping=fields)  # type: ignore[arg-type]
-            if b % 2048 == 2047:
+                put(self.keys.bucket(generation, b), fields)
+            if b % 1024 == 1023:
                 pipe.execute()
-                self._renew()
+                self._keep_lock()
         if overflow:
-            pipe.hset(self.keys.overflow(generation), mapping=overflow)  # type: ignore[arg-type]
+            put(self.keys.overflow(generation), overflow)
         if institutions:
-            pipe.hset(self.keys.institutions(generation), mapping=institutions)  # type: ignore[arg-type]
+            put(self.keys.institutions(generation), institutions)
         pipe.execute()
+        return written
+
+    def _check_written(self, written: list[str]) -> None:
+        """Every key written is still there (none expired, none deleted by an operator)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for i in range(0, len(written), 1000):
+                pipe.exists(*written[i : i + 1000])
+            present = sum(pipe.execute())
+        if present != len(written):
+            raise SyncError(f"{len(written) - present} of the {len(written)} keys written are gone before the "
+                            "flip; nothing published")
 
     # -- incremental -----------------------------------------------------------------------------
 
-    def incremental(self, *, dry_run: bool = False) -> SyncResult:
+    def incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
         """Publish what changed since the published watermark; a full sync when nothing is published."""
         started = time.perf_counter()
         meta = read_meta(self.redis, self.keys)
-        if "generation" not in meta:
-            return self.full(dry_run=dry_run)
+        if "generation" not in meta or meta.get("profile", self.profile.name) != self.profile.name:
+            return self.full(dry_run=dry_run, allow_shrink=allow_shrink)
         generation, nbuckets = int(meta["generation"]), int(meta["buckets"])
         change = self.store.changes_since(int(meta.get("watermark", 0)))
         version = int(meta["version"]) + (1 if change.physicians or change.institutions else 0)
         records = {r.code: r for r in self._records(self.store.physician_facts(change.physicians))}
         institutions = {i.code: i for i in self.store.institution_records(self.profile, change.institutions)}
         count = int(meta.get("physicians", 0))
-        if dry_run or not (change.physicians or change.institutions):
+        if not (change.physicians or change.institutions):
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
-                              len(change.physicians) + len(change.institutions), change.watermark,
-                              time.perf_counter() - started, dry_run)
+                              0, change.watermark, time.perf_counter() - started, dry_run)
         codes = sorted(change.physicians)
         # Under the lock nobody else writes: what exists now is what the transaction replaces.
         with self.redis.pipeline(transaction=False) as pipe:
@@ -198,8 +287,15 @@ class Syncer:
                 pipe.hexists(self.keys.bucket(generation, bucket_of(code, nbuckets)), code)
             existed = {code for code, there in zip(codes, pipe.execute(), strict=True) if there}
         delta = len(set(records).difference(existed)) - len(existed.difference(records))
+        if not allow_shrink:
+            self._guard(meta, "physicians", count + delta)
         count += delta
-        with self.redis.pipeline(transaction=True) as pipe:
+        if dry_run:
+            return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
+                              len(change.physicians) + len(change.institutions), change.watermark,
+                              time.perf_counter() - started, True)
+
+        def apply(pipe: Pipeline) -> None:
             for code in codes:
                 bucket = self.keys.bucket(generation, bucket_of(code, nbuckets))
                 record = records.get(code)
@@ -219,12 +315,13 @@ class Syncer:
                     pipe.hset(self.keys.institutions(generation), code, encode_institution(institutions[code]))
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
-            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})
+            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})  # type: ignore[dict-item]
             pipe.hincrby(self.keys.meta, "physicians", delta)
             pipe.publish(self.keys.events, orjson.dumps({
-                "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
+                "v": version, "g": generation, "p": codes, "i": sorted(change.institutions),
             }))
-            pipe.execute()
+
+        self._publish(apply)
         result = SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                             len(change.physicians) + len(change.institutions), change.watermark,
                             time.perf_counter() - started)
@@ -247,17 +344,14 @@ class Syncer:
         pipe.hset(self.keys.gens, str(old), _gen_state("retired", buckets))
         pipe.execute()
 
-    def _clean_generations(self, live: int) -> None:
-        """Delete what crashed syncs left, and forget retired generations past their grace."""
-        states: dict[bytes, bytes] = self.redis.hgetall(self.keys.gens)  # type: ignore[assignment]
-        now = time.time()
-        for gen_raw, state_raw in states.items():
+    def _drop_generations(self, keep: set[int], states: tuple[str, ...]) -> None:
+        """Delete the generations in ``states`` except those in ``keep``: killed builds, old snapshots."""
+        found: dict[bytes, bytes] = self.redis.hgetall(self.keys.gens)  # type: ignore[assignment]
+        for gen_raw, state_raw in found.items():
             gen = int(gen_raw)
             state = orjson.loads(state_raw)
-            if gen == live:
+            if gen in keep or state["state"] not in states:
                 continue
-            if state["state"] == "retired" and now - state["at"] < self.grace_seconds:
-                continue  # still expiring by itself
             keys = self.keys.generation_keys(gen, int(state["buckets"]))
             for i in range(0, len(keys), 1000):
                 self.redis.unlink(*keys[i : i + 1000])
@@ -267,6 +361,14 @@ class Syncer:
 
 def _gen_state(state: str, buckets: int) -> bytes:
     return orjson.dumps({"state": state, "buckets": buckets, "at": time.time()})
+
+
+_GUARDED = {"physicians": "physicians", "in_agreement": "physicians with an agreement in force today"}
+
+
+def china_today() -> int:
+    """Day ordinal of today in Asia/Shanghai (no daylight saving time)."""
+    return datetime.now(timezone(timedelta(hours=8))).date().toordinal()
 
 
 def _now() -> dict[str, str]:

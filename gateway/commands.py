@@ -26,7 +26,7 @@ def _syncer(settings: Settings, **kwargs: object) -> Syncer:
     store.check()
     return Syncer(sync_redis(settings, timeout=30.0), Keys(settings.redis_prefix), store, profile,
                   None, max_shrink=settings.max_shrink, grace_seconds=settings.grace_seconds,
-                  **kwargs)  # type: ignore[arg-type]
+                  lock_ttl_ms=int(settings.sync_lock_ttl * 1000), **kwargs)  # type: ignore[arg-type]
 
 
 def sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
         if args.full:
             result = syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
         else:
-            result = syncer.incremental(dry_run=args.dry_run)
+            result = syncer.incremental(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
     if args.json:
         print_json(result.as_dict())
     else:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_shrink: float = Field(default=0.05, ge=0.0, le=1.0)
     #: Seconds an old snapshot stays readable after a newer one is published.
     grace_seconds: int = Field(default=60, ge=1)
+    #: Seconds the sync lock lives unless its holder renews it (every third of it): a killed
+    #: sync's lock frees itself after this long.
+    sync_lock_ttl: float = Field(default=30.0, gt=0.1)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

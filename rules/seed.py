@@ -99,10 +99,11 @@ def seed(store: Store, physicians: int, *, progress: Callable[[int], None] | Non
         conn.execute(schema.institutions.insert(), [
             {"code": institution_code(j), "name": f"定点医疗机构{j}", "region": "330802"}
             for j in range(institutions)])
-        conn.execute(schema.institution_sanctions.insert(), [
-            {"id": f"IS-seed-{j}", "institution_code": institution_code(j), "action": "suspend",
-             "start": SUSPENDED_FROM, "end": None, "basis": "seed"}
-            for j in range(institutions) if institution_suspended(j)])
+        suspended = [{"id": f"IS-seed-{j}", "institution_code": institution_code(j), "action": "suspend",
+                      "start": SUSPENDED_FROM, "end": None, "basis": "seed"}
+                     for j in range(institutions) if institution_suspended(j)]
+        if suspended:  # none below 200 institutions; an empty executemany is deprecated
+            conn.execute(schema.institution_sanctions.insert(), suspended)
         batch: dict[str, list[dict[str, Any]]] = {"physicians": [], "agreements": [], "sanctions": [], "credits": []}
         done = 0
         for table, row in _rows(physicians):
