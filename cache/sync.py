@@ -16,6 +16,7 @@ message so gateways drop exactly those.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -100,24 +101,33 @@ class Syncer:
         self.lock_ttl_ms = lock_ttl_ms
         self.progress = progress
         self._token = uuid.uuid4().hex
-        self._held = False  # inside lock(): renew it while working, publish only while holding it
-        self._renewed = 0.0
+        self._held = False  # inside lock(): publish only while holding it
+        self._lost = False  # set by the lock's watchdog
 
     # -- lock (one sync at a time) -------------------------------------------------------------
 
     @contextmanager
     def lock(self, *, wait: float = 0.0) -> Iterator[None]:
-        """Hold the sync lock (owner token, TTL); ``SyncLocked`` when another sync holds it past ``wait``."""
+        """Hold the sync lock (owner token, TTL); ``SyncLocked`` when another sync holds it past ``wait``.
+
+        A watchdog thread renews it every third of its TTL, whatever the sync is busy with (a
+        long SQL read included); a killed sync stops renewing and its lock expires by itself.
+        """
         deadline = time.monotonic() + wait
         while not self.redis.set(self.keys.lock, self._token, nx=True, px=self.lock_ttl_ms):
             if time.monotonic() >= deadline:
                 holder = self.redis.pttl(self.keys.lock)
                 raise SyncLocked(f"another sync holds the lock (expires in {holder} ms); try again or use --wait")
             time.sleep(0.2)
-        self._held, self._renewed = True, time.monotonic()
+        stop = threading.Event()
+        watchdog = threading.Thread(target=self._renew_until, args=(stop,), name="drgate-sync-lock", daemon=True)
+        self._held, self._lost = True, False
+        watchdog.start()
         try:
             yield
         finally:
+            stop.set()
+            watchdog.join()
             self._held = False
             try:
                 self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
@@ -125,13 +135,22 @@ class Syncer:
                 log.warning("could not release the sync lock (%s); it expires in %d ms",
                             type(exc).__name__, self.lock_ttl_ms)
 
+    def _renew_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.lock_ttl_ms / 3000):
+            try:
+                renewed = self.redis.eval(_RENEW, 1, self.keys.lock, self._token, self.lock_ttl_ms)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("could not renew the sync lock (%s); retrying", type(exc).__name__)
+                continue
+            if not renewed:
+                log.error("the sync lock expired or was taken by another sync; this sync will not publish")
+                self._lost = True
+                return
+
     def _keep_lock(self) -> None:
-        """Renew the lock every third of its TTL; ``LockLost`` when it expired or another sync took it."""
-        if not self._held or time.monotonic() - self._renewed < self.lock_ttl_ms / 3000:
-            return
-        if not self.redis.eval(_RENEW, 1, self.keys.lock, self._token, self.lock_ttl_ms):
+        """``LockLost`` once the watchdog found the lock expired or taken: stop working early."""
+        if self._held and self._lost:
             raise LockLost()
-        self._renewed = time.monotonic()
 
     def _publish(self, writes: Callable[[Pipeline], None]) -> None:
         """Run ``writes`` in one MULTI/EXEC that applies only while this sync still owns the lock.

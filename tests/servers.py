@@ -68,3 +68,14 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+def run_cli(argv: list[str], env: dict[str, str]) -> None:
+    """Target of a forked child: `drgate ARGV` with ``env``, exiting with its exit code."""
+    import os
+    import sys
+
+    os.environ.update(env)
+    from gateway.cli import main
+
+    sys.exit(main(argv))

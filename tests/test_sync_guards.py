@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -140,16 +141,29 @@ def test_only_the_owner_releases_the_lock(redis: redis.Redis, keys: Keys, seeded
     assert redis.get(keys.lock) == b"another-sync"
 
 
-def test_lock_is_renewed_during_a_long_sync(redis: redis.Redis, keys: Keys, seeded: Store, profile: Profile) -> None:
+def test_lock_is_renewed_while_the_sync_works(redis: redis.Redis, keys: Keys, seeded: Store, profile: Profile) -> None:
     syncer = Syncer(redis, keys, seeded, profile, lock_ttl_ms=300)
     with syncer.lock():
-        syncer._renewed = 0.0  # as if a third of the TTL had passed
+        time.sleep(1.0)  # three TTLs of a long SQL read
+        assert redis.get(keys.lock) == syncer._token.encode()
         syncer._keep_lock()
-        assert redis.pttl(keys.lock) > 200
-    with pytest.raises(SyncLocked):
-        redis.set(keys.lock, "another-sync", px=60_000)
-        with syncer.lock():
-            pass
+    assert redis.get(keys.lock) is None
+
+
+def test_a_sync_stops_early_once_its_lock_is_taken(
+    redis: redis.Redis, keys: Keys, seeded: Store, profile: Profile
+) -> None:
+    syncer = Syncer(redis, keys, seeded, profile, lock_ttl_ms=300)
+    with pytest.raises(LockLost), syncer.lock():
+        redis.set(keys.lock, "a-later-sync")
+        time.sleep(0.5)  # the watchdog's next renewal finds it
+        syncer._keep_lock()
+
+
+def test_a_held_lock_refuses_a_second_holder(redis: redis.Redis, keys: Keys, seeded: Store, profile: Profile) -> None:
+    redis.set(keys.lock, "another-sync", px=60_000)
+    with pytest.raises(SyncLocked), Syncer(redis, keys, seeded, profile).lock():
+        pass
 
 
 def test_a_sync_that_lost_its_lock_does_not_flip(
