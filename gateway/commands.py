@@ -24,7 +24,7 @@ def _syncer(settings: Settings, **kwargs: object) -> Syncer:
     profile = load_profile(settings.profile)
     store = open_store(settings)
     store.check()
-    return Syncer(sync_redis(settings, timeout=30.0), Keys(settings.redis_prefix), store, profile,
+    return Syncer(sync_redis(settings, timeout=30.0, retries=3), Keys(settings.redis_prefix), store, profile,
                   None, max_shrink=settings.max_shrink, grace_seconds=settings.grace_seconds,
                   lock_ttl_ms=int(settings.sync_lock_ttl * 1000), **kwargs)  # type: ignore[arg-type]
 

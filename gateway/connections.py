@@ -12,6 +12,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry as SyncRetry
 
 from gateway.settings import Settings
 from rules.store import Store
@@ -42,20 +45,25 @@ def _options(settings: Settings) -> dict[str, Any]:
     return {
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
-        "retry_on_timeout": False,
         "health_check_interval": 0,
     }
 
 
-def sync_redis(settings: Settings, *, timeout: float | None = None) -> redis.Redis:
+def sync_redis(settings: Settings, *, timeout: float | None = None, retries: int = 0) -> redis.Redis:
+    """A blocking client. ``retries`` 0 for the checker (never wait on a dead Redis: redis-py's
+    default retries 10 times with backoff, seconds of stall); the sync job may retry."""
     options = _options(settings)
     if timeout is not None:
         options["socket_timeout"] = options["socket_connect_timeout"] = timeout
+    options["retry"] = SyncRetry(ExponentialBackoff(cap=1.0, base=0.05), retries) if retries else SyncRetry(
+        NoBackoff(), 0)
     return redis.Redis.from_url(redis_url(settings), **options)
 
 
 def async_redis(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(redis_url(settings), max_connections=64, **_options(settings))
+    """The gateway's client: no retries, a failed read is answered from the snapshot held at once."""
+    return aioredis.Redis.from_url(redis_url(settings), max_connections=64, retry=AsyncRetry(NoBackoff(), 0),
+                                   **_options(settings))
 
 
 def open_store(settings: Settings) -> Store:

@@ -115,8 +115,11 @@ async def healthz() -> Response:
     return _json({"status": "ok"})
 
 
-@router.get("/readyz", summary="Redis reachable and a snapshot published")
+@router.get("/readyz", summary="A snapshot is held: the gateway answers (from it, `stale`, while Redis is down)")
 async def readyz(request: Request) -> Response:
+    """200 once a snapshot is held, Redis up or not: a probe that pulled every gateway out of the
+    balancer during a Redis outage would stall settlement, which the held snapshot avoids.
+    ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this."""
     state: GatewayState = request.app.state.gateway
     try:
         await state.redis.ping()
@@ -125,7 +128,7 @@ async def readyz(request: Request) -> Response:
         log.warning("readyz: redis ping failed: %s", type(exc).__name__)
         redis_ok = False
     snapshot = state.cache.snapshot
-    ready = redis_ok and snapshot is not None
+    ready = snapshot is not None
     return _json({
         "ready": ready, "redis": redis_ok,
         "snapshot": None if snapshot is None else {
