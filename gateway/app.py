@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
+from gateway.audit import DecisionLog
 from gateway.checker import Policy
 from gateway.connections import async_redis
 from gateway.metrics import Metrics
@@ -39,12 +40,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval)
         await reader.start()
+        decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,
+                                buffer=settings.decision_log_buffer)
+        await decisions.start()
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, Metrics())
+                                         reader, Metrics(), decisions)
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
             yield
         finally:
+            await decisions.stop()
             await reader.stop()
             await client.aclose()
 
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         state: GatewayState = request.app.state.gateway
-        return Response(state.metrics.render(state.cache), media_type=CONTENT_TYPE_LATEST)
+        return Response(state.metrics.render(state.cache, state.decisions), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)
     async def _unprocessable(_: Request, exc: RequestValidationError) -> Response:

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 if TYPE_CHECKING:
     from cache.reader import SnapshotCache
+    from gateway.audit import DecisionLog
     from gateway.checker import ClaimResult
 
 __all__ = ["Metrics"]
@@ -31,6 +32,15 @@ class Metrics:
                                       registry=self.registry)
         self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held", registry=self.registry)
         self.redis_up = Gauge("drgate_redis_up", "1 when the last Redis exchange succeeded", registry=self.registry)
+        self.log_written = Gauge("drgate_decision_log_written", "Decision-log entries written since start",
+                                 registry=self.registry)
+        self.log_pending = Gauge("drgate_decision_log_pending", "Decision-log entries waiting in memory",
+                                 registry=self.registry)
+        self.log_dropped = Gauge("drgate_decision_log_dropped",
+                                 "Decision-log entries dropped since start (buffer full while Redis was down)",
+                                 registry=self.registry)
+        self.auth_refused = Counter("drgate_auth_refused", "Requests refused for a missing or unknown API key",
+                                    registry=self.registry)
         self._pending: dict[tuple[str, str], int] = {}
 
     def observe(self, result: ClaimResult, seconds: float) -> None:
@@ -42,13 +52,17 @@ class Metrics:
         self.claims.labels(result.decision).inc()
         self.latency.observe(seconds)
 
-    def render(self, cache: SnapshotCache) -> bytes:
+    def render(self, cache: SnapshotCache, decisions: DecisionLog | None = None) -> bytes:
         for (decision, reason), n in self._pending.items():
             self.lines.labels(decision, reason).inc(n)
         self._pending.clear()
         self.cache_hits.set(cache.hits)
         self.cache_misses.set(cache.misses)
         self.redis_up.set(1 if cache.redis_ok else 0)
+        if decisions is not None:
+            self.log_written.set(decisions.written)
+            self.log_pending.set(decisions.pending)
+            self.log_dropped.set(decisions.dropped)
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
             self.snapshot_age.set(cache.age_seconds())

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cache.keys import DECISION_LOG_MAXLEN
+
 __all__ = ["Settings"]
 
 
@@ -52,6 +54,10 @@ class Settings(BaseSettings):
     #: Seconds the sync lock lives unless its holder renews it (every third of it): a killed
     #: sync's lock frees itself after this long.
     sync_lock_ttl: float = Field(default=30.0, gt=0.1)
+    #: Decision log (Redis Stream ``{prefix}:decisions``): entries kept, trimmed approximately.
+    decision_log_maxlen: int = Field(default=DECISION_LOG_MAXLEN, ge=1000)
+    #: Decisions a worker holds in memory while Redis is down; past that new entries are dropped (and counted).
+    decision_log_buffer: int = Field(default=200_000, ge=1000)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
