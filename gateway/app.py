@@ -16,6 +16,7 @@ from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.audit import DecisionLog
+from gateway.auth import PROTECTED_PREFIX, ApiKeyGuard
 from gateway.checker import Policy
 from gateway.connections import async_redis
 from gateway.metrics import Metrics
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    if settings.api_keys:
+        app.add_middleware(ApiKeyGuard, digests=settings.api_keys)  # pure ASGI, /v1/ only
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -81,8 +84,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(defs.pop("$defs", {}))
             components["CheckRequest"] = defs
+            if settings.api_keys:
+                _document_keys(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _document_keys(schema: dict[str, Any]) -> None:
+    """Declare the API-key schemes, and the 401, on every operation ApiKeyGuard protects."""
+    schema["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(PROTECTED_PREFIX):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
+            operation.setdefault("responses", {})["401"] = {"description": "Missing or unknown API key"}

@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="fill the store with synthetic physicians (benchmarks, staging)")
     seed.add_argument("--physicians", type=int, required=True, metavar="N")
 
+    sub.add_parser("api-key", help="print a new caller API key and the digest DRGATE_API_KEYS takes",
+                   description="Give the key to the caller; put only the digest in DRGATE_API_KEYS "
+                   "(comma-separated). drgate never stores or logs the key itself.")
+
     status = sub.add_parser("status", help="explain a physician's state (help desk)")
     status.add_argument("code", metavar="CODE")
     status.add_argument("--on", type=date.fromisoformat, metavar="DATE", help="YYYY-MM-DD (default today)")
@@ -93,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {
         "demo": commands.demo, "serve": commands.serve, "sync": commands.sync, "store": commands.store,
-        "rules": commands.rules, "seed": commands.seed, "status": commands.status,
+        "rules": commands.rules, "seed": commands.seed, "status": commands.status, "api-key": commands.api_key,
     }
     try:
         return handlers[args.command](settings, args)

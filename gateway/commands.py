@@ -115,6 +115,15 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if record is not None else EXIT_INPUT
 
 
+def api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import new_key
+
+    key, digest = new_key()
+    print(f"key (give to the caller, shown once): {key}")
+    print(f"digest (add to DRGATE_API_KEYS):      {digest}")
+    return EXIT_OK
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
