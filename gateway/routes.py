@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from cache.reader import UNREAD
 from gateway.checker import decide_claim
-from gateway.schemas import CODE, CheckRequest, CheckResponse, PhysicianStatus
+from gateway.schemas import CODE, DAY, CheckRequest, CheckResponse, PhysicianStatus
 from gateway.state import GatewayState
 from gateway.status import CHINA, explain
 
@@ -97,11 +97,11 @@ async def check_claim(request: Request) -> Response:
 async def physician_status(
     request: Request,
     code: Annotated[str, Path(pattern=CODE, description="医保医师代码")],
-    on: Annotated[date | None, Query(description="Date (default: today, Asia/Shanghai)")] = None,
+    on: Annotated[str | None, Query(pattern=DAY, description="YYYY-MM-DD (default: today, Asia/Shanghai)")] = None,
     institution: Annotated[str | None, Query(pattern=CODE, description="定点医疗机构代码")] = None,
 ) -> Response:
     state: GatewayState = request.app.state.gateway
-    day = on or datetime.now(CHINA).date()
+    day = date.fromisoformat(on) if on else datetime.now(CHINA).date()  # DAY admits real days only
     records = await state.reader.get_many([code])
     record = records.get(code)
     snapshot = state.cache.snapshot

@@ -5,16 +5,20 @@ Never the machine's Redis on 6379: a fault test owns its server from start to en
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import redis
 
-__all__ = ["RedisServer", "free_port"]
+__all__ = ["Gateway", "RedisServer", "free_port", "run_cli"]
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -68,6 +72,39 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+class Gateway:
+    """`drgate serve` in its own process, configured by ``env``; ready once /readyz says so."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop(); a file, not a pipe, never blocks
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())",
+             "serve", "--port", str(self.port)],
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self.log,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, self.output()
+            assert time.monotonic() < deadline, "gateway did not become ready"
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
 
 
 def run_cli(argv: list[str], env: dict[str, str]) -> None:

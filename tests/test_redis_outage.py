@@ -4,10 +4,7 @@ SIGKILLed and restarted by the test; a real gateway process."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +22,7 @@ from gateway.settings import Settings
 from rules.profiles import Profile
 from rules.seed import expected_reason, home_institution, institution_code, physician_code, seed
 from rules.store import Store
-from tests.servers import RedisServer, free_port
+from tests.servers import Gateway, RedisServer
 
 N = 600
 WARM = range(0, 200)  # read before the outage: held in the gateway's near-cache
@@ -54,33 +51,6 @@ def fix_published(own_redis: RedisServer, sqlite_store: Store, profile: Profile)
     Syncer(client, keys, sqlite_store, profile).full()
     client.close()
     return keys
-
-
-class Gateway:
-    """`drgate serve` in its own process."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())",
-             "serve", "--port", str(self.port)],
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, self.process.stderr.read().decode()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "gateway did not become ready"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.communicate(timeout=20)
 
 
 class Load(threading.Thread):
