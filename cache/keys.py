@@ -17,7 +17,7 @@ Layout (``P`` = ``{drgate}`` by default):
     P:g<N>:i          hash   institution code -> record
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
-    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries
+    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ LISTPACK_VALUE_MAX = 64
 BUCKET_FILL = 48
 #: Marker a bucket holds for a record kept in the overflow hash.
 OVERFLOW = b"~"
-#: Decision-log stream length (XADD MAXLEN ~): a day of a mid-size city at ~100 lines/s.
-DECISION_LOG_MAXLEN = 10_000_000
+#: Decision-log stream length (XTRIM MAXLEN ~), in entries (one a claim): about two days of a
+#: mid-size city (~100 lines/s, ~8 lines a claim).  An entry takes ~200–350 bytes, so ~0.6 GB:
+#: sized so the log cannot crowd the snapshot out of Redis memory.  Export it for longer retention.
+DECISION_LOG_MAXLEN = 2_000_000
 
 
 def bucket_count(physicians: int) -> int:

@@ -1,21 +1,23 @@
 """The decision log: every claim's decision, appended to a Redis Stream off the hot path.
 
 A request only appends its result to an in-memory list (~0.1 µs); a background task writes
-the list every ``flush_interval`` seconds, or sooner when ``batch`` entries wait, with pipelined
-``XADD … MAXLEN ~ maxlen`` (retention: the newest ``maxlen`` entries, trimmed approximately).
+the list every ``flush_interval`` seconds, or sooner when ``batch`` entries wait: pipelined
+``XADD``s and one ``XTRIM MAXLEN ~ maxlen`` (retention: the newest ``maxlen`` entries, trimmed
+approximately).
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
 entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Delivery is
 at least once: a batch cut off at shutdown may be written twice; ``id`` tells them apart.
 
-An entry (stream fields, all ASCII or UTF-8 text):
+An entry has one field, ``d``: a JSON object (one field, not seven: redis-py packs each
+argument in Python, and the writer shares the event loop with the requests):
 
     id        decision_id returned to the caller
     at        decision time, Unix milliseconds
     claim     the caller's claim_id
     decision  pass | reject | partial
-    enforced  1, or 0 in shadow mode
-    version   snapshot version decided on ("" when none was held)
-    lines     JSON [[line_id, decision, reason, would_reject], ...]
+    enforced  true, or false in shadow mode
+    version   snapshot version decided on (null when none was held)
+    lines     [[line_id, decision, reason, would_reject], ...]
 
 No personal data: no names, and no physician codes either (the claim and line ids lead back
 to them in the settlement system, which is where an auditor starts).
@@ -104,8 +106,8 @@ class DecisionLog:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for at, result in chunk:
-                        pipe.xadd(self.key, _fields(at, result), maxlen=self.maxlen,  # type: ignore[arg-type]
-                                  approximate=True)
+                        pipe.xadd(self.key, {"d": _entry(at, result)})
+                    pipe.xtrim(self.key, maxlen=self.maxlen, approximate=True)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 if not self._failing:
@@ -120,15 +122,13 @@ class DecisionLog:
                 self._failing = False
 
 
-def _fields(at: float, result: ClaimResult) -> dict[str, str | bytes]:
-    version = result.snapshot.get("version")
-    return {
+def _entry(at: float, result: ClaimResult) -> bytes:
+    return orjson.dumps({
         "id": result.decision_id,
-        "at": str(int(at * 1000)),
+        "at": int(at * 1000),
         "claim": result.claim_id,
         "decision": result.decision,
-        "enforced": "1" if result.enforced else "0",
-        "version": "" if version is None else str(version),
-        "lines": orjson.dumps([[line.line_id, line.decision, line.reason, line.would_reject]
-                               for line in result.lines]),
-    }
+        "enforced": result.enforced,
+        "version": result.snapshot.get("version"),
+        "lines": [[line.line_id, line.decision, line.reason, line.would_reject] for line in result.lines],
+    })

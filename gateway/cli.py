@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import orjson
+from redis.exceptions import RedisError
 
 from cache.errors import CacheError, SyncError
 from gateway.settings import Settings
@@ -111,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except (CacheError, RulesError) as exc:
         print(f"drgate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RedisError as exc:  # the message names host and port, never the password
+        print(f"drgate: redis failed: {type(exc).__name__}: {exc}; nothing was published", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -39,8 +39,8 @@ def claim(n: int) -> dict[str, Any]:
             "service_date": "2026-03-02", "lines": lines}
 
 
-def entries(client: redis.Redis, keys: Keys) -> list[dict[str, str]]:
-    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in client.xrange(keys.decisions)]
+def entries(client: redis.Redis, keys: Keys) -> list[dict[str, Any]]:
+    return [orjson.loads(fields[b"d"]) for _, fields in client.xrange(keys.decisions)]
 
 
 def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys: Keys) -> None:
@@ -57,9 +57,9 @@ def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys:
     assert [e["id"] for e in logged] == [a["decision_id"] for a in answers]
     assert len({a["decision_id"] for a in answers}) == n
     first, answer = logged[0], answers[0]
-    assert (first["claim"], first["decision"], first["version"]) == (
-        answer["claim_id"], answer["decision"], str(answer["snapshot"]["version"]))
-    assert orjson.loads(first["lines"]) == [
+    assert (first["claim"], first["decision"], first["version"], first["enforced"]) == (
+        answer["claim_id"], answer["decision"], answer["snapshot"]["version"], True)
+    assert first["lines"] == [
         [line["line_id"], line["decision"], line["reason"], line["would_reject"]] for line in answer["lines"]]
     assert "drgate_decision_log_dropped 0.0" in metrics
 
