@@ -93,7 +93,8 @@ async def check_claim(request: Request) -> Response:
     return Response(orjson.dumps(result), media_type="application/json")
 
 
-@router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state")
+@router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state",
+            responses={503: {"description": "The record cannot be read now (Redis down and not held); retry"}})
 async def physician_status(
     request: Request,
     code: Annotated[str, Path(pattern=CODE, description="医保医师代码")],
