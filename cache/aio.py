@@ -2,9 +2,14 @@
 
 A background task follows the sync's invalidation channel and polls ``meta`` every
 ``poll_interval`` seconds as a backstop, so a publication reaches this worker within about a
-second even when a message is lost.  While Redis is down the reader answers from what it holds
-and does not wait on Redis more than once per ``retry_interval``: lines it cannot resolve are
-``UNREAD`` (→ ``unverified``), never a stall.
+second even when a message is lost.  While Redis is down (or holds no snapshot: restarted
+empty) requests do not touch Redis at all: the reader answers from what it holds and lines it
+cannot resolve are ``UNREAD`` (→ ``unverified``), never a stall.  The follower alone probes, every
+``retry_interval``, and its first good read of ``meta`` brings requests back to Redis.
+
+Each fetch also reads ``meta``'s generation: a nil from a generation that is no longer the
+published one (an expired old snapshot, a Redis restarted empty) is ``UNREAD``, never "not in the
+registry": that would reject every line of a known physician.
 
 When the snapshot fits in the cache, a second task preloads it, a few buckets per round trip
 between requests; from then on the cache is complete and a check makes no round trip at all.
@@ -22,8 +27,9 @@ from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from cache.errors import CacheError, NoSnapshot
 from cache.keys import OVERFLOW
 from cache.reader import UNREAD, SnapshotCache
 
@@ -38,13 +44,12 @@ PRELOAD_BUCKETS = 64
 
 class AsyncSnapshotReader:
     def __init__(self, client: aioredis.Redis, cache: SnapshotCache, *, poll_interval: float = 0.5,
-                 retry_interval: float = 0.5, preload: bool = True) -> None:
+                 retry_interval: float = 0.2, preload: bool = True) -> None:
         self.redis = client
         self.cache = cache
         self.poll_interval = poll_interval
-        self.retry_interval = retry_interval
+        self.retry_interval = retry_interval  # pause of the follower between reconnection attempts
         self.preload = preload
-        self._down_since = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._loader: asyncio.Task[None] | None = None
@@ -68,9 +73,11 @@ class AsyncSnapshotReader:
 
     async def refresh(self, event: bytes | None) -> None:
         meta: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.meta)
-        self._ok()
         if b"generation" not in meta:
+            if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
+                self._failed(NoSnapshot())
             return
+        self._ok()
         reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
             return
@@ -174,7 +181,11 @@ class AsyncSnapshotReader:
                 raise
             except (RedisError, OSError) as exc:
                 self._failed(exc)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(self.retry_interval)
+            except Exception:  # a corrupt meta or message must not end the follower: log it, go on
+                log.exception("snapshot follower failed; retrying")
+                self._failed(CacheError("follower failed"))
+                await asyncio.sleep(self.retry_interval)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -188,7 +199,7 @@ class AsyncSnapshotReader:
         snap = cache.snapshot
         if not missing:
             return found
-        if snap is None or (not cache.redis_ok and time.monotonic() - self._down_since < self.retry_interval):
+        if snap is None or not cache.redis_ok:  # the follower probes; a request never waits on a dead Redis
             for code in missing:
                 found[code] = UNREAD
             return found
@@ -197,12 +208,24 @@ class AsyncSnapshotReader:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for code in missing:
                     pipe.hget(snap.bucket_key(code), code)
-                raws = await pipe.execute()
+                pipe.hget(cache.keys.meta, "generation")
+                *raws, live = await pipe.execute(raise_on_error=False)
+            if live != snap.generation_tag:  # moved on, or gone: nils say nothing about the registry
+                cache.absorb(snap, -1, missing, raws, found)
+                for code in missing:
+                    if found.get(code) is None:
+                        found[code] = UNREAD
+                if live is None:
+                    self._failed(NoSnapshot())
+                return found
             overflow = cache.absorb(snap, epoch, missing, raws, found)
             if overflow:
                 raws = await self.redis.hmget(snap.overflow_key, overflow)
                 cache.absorb(snap, epoch, overflow, raws, found)
-            self._ok()
+        except ResponseError as exc:  # a key of the wrong type: those lines unverified, Redis is fine
+            log.error("snapshot read refused by redis (%s); lines unverified", exc)
+            for code in missing:
+                found.setdefault(code, UNREAD)
         except (RedisError, OSError) as exc:
             self._failed(exc)
             for code in missing:
@@ -218,6 +241,6 @@ class AsyncSnapshotReader:
     def _failed(self, exc: BaseException) -> None:
         self.cache.redis_errors += 1
         if self.cache.redis_ok:
-            log.warning("redis unreachable (%s); answering from the snapshot held", type(exc).__name__)
+            log.warning("redis unreachable or without a snapshot (%s); answering from the snapshot held",
+                        type(exc).__name__)
         self.cache.redis_ok = False
-        self._down_since = time.monotonic()

@@ -4,13 +4,14 @@
     ├── CorruptRecord     a record in Redis does not decode (the line gets `unverified`)
     ├── NoSnapshot        nothing has been published yet (run `drgate sync --full`)
     └── SyncError         a sync did not publish; ``exit_code`` is what `drgate sync` exits with
+        ├── LockLost      the lock expired or was taken mid-sync (exit 1)
         ├── SyncLocked    another sync holds the lock (exit 3)
         └── ShrinkRefused the snapshot would shrink past the guard (exit 4)
 """
 
 from __future__ import annotations
 
-__all__ = ["CacheError", "CorruptRecord", "NoSnapshot", "ShrinkRefused", "SyncError", "SyncLocked"]
+__all__ = ["CacheError", "CorruptRecord", "LockLost", "NoSnapshot", "ShrinkRefused", "SyncError", "SyncLocked"]
 
 
 class CacheError(Exception):
@@ -36,12 +37,20 @@ class SyncLocked(SyncError):
     exit_code = 3
 
 
+class LockLost(SyncError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the sync lost its lock (it expired, or Redis restarted) before publishing; nothing was published. "
+            "Run it again; if it recurs, the sync stalls longer than the lock's TTL"
+        )
+
+
 class ShrinkRefused(SyncError):
     exit_code = 4
 
-    def __init__(self, current: int, new: int, max_share: float) -> None:
-        self.current, self.new, self.max_share = current, new, max_share
+    def __init__(self, current: int, new: int, max_share: float, what: str = "physicians") -> None:
+        self.current, self.new, self.max_share, self.what = current, new, max_share, what
         super().__init__(
-            f"the new snapshot has {new} physicians, {current - new} fewer than the {current} published "
+            f"the new snapshot has {new} {what}, {current - new} fewer than the {current} published "
             f"(more than {max_share:.0%}); nothing published. Check the store, or pass --allow-shrink"
         )

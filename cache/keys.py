@@ -9,13 +9,15 @@ Layout (``P`` = ``{drgate}`` by default):
                              buckets, watermark, profile.  Readers start here; a sync flips it.
     P:seq             string generation counter (INCR)
     P:gens            hash   generation -> JSON {state: building|live|retired, buckets, at}
+                             A building generation's keys expire after BUILD_TTL_SECONDS unless the
+                             flip PERSISTs them: a sync killed with no later sync leaks nothing.
     P:g<N>:p:<b>      hash   physician code -> record, for codes with crc32(code) % buckets == b.
                              Small hashes stay listpack-encoded: ~40 bytes a physician.
     P:g<N>:px         hash   records longer than LISTPACK_VALUE_MAX (bucket holds OVERFLOW)
     P:g<N>:i          hash   institution code -> record
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
-    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries
+    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import zlib
 
 __all__ = [
+    "BUILD_TTL_SECONDS",
     "DECISION_LOG_MAXLEN",
     "GRACE_SECONDS",
     "LISTPACK_VALUE_MAX",
@@ -38,6 +41,10 @@ __all__ = [
 GRACE_SECONDS = 60
 #: A sync holds the lock this long unless it renews it; a crashed holder's lock expires.
 LOCK_TTL_MS = 30_000
+#: Keys of a generation being built live this long unless the flip makes them persistent: far
+#: longer than a full sync of a province (~1 min for 1M physicians), short enough that a killed
+#: sync does not hold Redis memory for long when no other sync follows.
+BUILD_TTL_SECONDS = 6 * 3600
 #: Redis keeps a hash listpack-encoded while every value is at most this long (the default
 #: hash-max-listpack-value); longer records go to the overflow hash.
 LISTPACK_VALUE_MAX = 64
@@ -45,8 +52,10 @@ LISTPACK_VALUE_MAX = 64
 BUCKET_FILL = 48
 #: Marker a bucket holds for a record kept in the overflow hash.
 OVERFLOW = b"~"
-#: Decision-log stream length (XADD MAXLEN ~): a day of a mid-size city at ~100 lines/s.
-DECISION_LOG_MAXLEN = 10_000_000
+#: Decision-log stream length (XTRIM MAXLEN ~), in entries (one a claim): about two days of a
+#: mid-size city (~100 lines/s, ~8 lines a claim).  An entry takes ~200–350 bytes, so ~0.6 GB:
+#: sized so the log cannot crowd the snapshot out of Redis memory.  Export it for longer retention.
+DECISION_LOG_MAXLEN = 2_000_000
 
 
 def bucket_count(physicians: int) -> int:

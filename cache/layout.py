@@ -48,9 +48,16 @@ def encode_institution(record: InstitutionRecord) -> bytes:
     return orjson.dumps([[_sanction(s) for s in record.sanctions]])
 
 
+def _day(value: Any) -> int:
+    """A day ordinal as the sync writes it (0 = none / open); anything else is a corrupt record."""
+    if type(value) is not int or not 0 <= value < OPEN_END:
+        raise ValueError(f"{value!r} is not a day ordinal")
+    return value
+
+
 def _decode_sanctions(raw: list[Any]) -> tuple[Sanction, ...]:
     return tuple(
-        Sanction(str(a), int(st), int(en) or OPEN_END, int(ban), str(art), bool(comp), str(ref))
+        Sanction(str(a), _day(st), _day(en) or OPEN_END, _day(ban), str(art), bool(comp), str(ref))
         for a, st, en, ban, art, comp, ref in raw
     )
 
@@ -59,9 +66,9 @@ def decode_physician(code: str, raw: bytes) -> PhysicianRecord:
     """The record of ``code``; ``CorruptRecord`` when the bytes are not a record."""
     try:
         parts = orjson.loads(raw)
-        agreements = tuple(Agreement(str(i), int(s), int(e) or OPEN_END) for i, s, e in parts[0]) if parts else ()
+        agreements = tuple(Agreement(str(i), _day(s), _day(e) or OPEN_END) for i, s, e in parts[0]) if parts else ()
         sanctions = _decode_sanctions(parts[1]) if len(parts) > 1 else ()
-        credits = tuple(Credit(str(level), int(s)) for level, s in parts[2]) if len(parts) > 2 else ()
+        credits = tuple(Credit(str(level), _day(s)) for level, s in parts[2]) if len(parts) > 2 else ()
         points = tuple((int(y), int(p)) for y, p in parts[3]) if len(parts) > 3 else ()
     except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise CorruptRecord(code) from exc

@@ -57,6 +57,7 @@ class Snapshot:
     bucket_keys: tuple[str, ...]
     overflow_key: str
     institutions: dict[str, InstitutionRecord] = field(hash=False)
+    generation_tag: bytes = b""  # the generation as ``meta`` holds it: compared with each fetch's reply
 
     def bucket_key(self, code: str) -> str:
         return self.bucket_keys[bucket_of(code, len(self.bucket_keys))]
@@ -106,6 +107,7 @@ class SnapshotCache:
             bucket_keys=tuple(self.keys.buckets(generation, int(meta[b"buckets"]))),
             overflow_key=self.keys.overflow(generation),
             institutions=insts,
+            generation_tag=meta[b"generation"],
         )
 
     def install(self, snapshot: Snapshot, physicians: list[str] | None,

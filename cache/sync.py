@@ -1,9 +1,14 @@
 """The sync job: scoring store → rules engine → a snapshot in Redis (`drgate sync`).
 
-A full sync writes a new generation of keys beside the live one, then flips ``meta`` to it in
-one MULTI/EXEC: a reader sees the old snapshot or the new one, never a mix and never nothing.
-The old generation expires after ``GRACE_SECONDS``; generations left by a crashed sync are
-removed by the next one.  An incremental sync rewrites only the physicians and institutions
+A full sync writes a new generation of keys beside the live one (each key with a TTL, so a
+killed sync leaks nothing for long), then flips ``meta`` to it in one MULTI/EXEC that also
+PERSISTs its keys and applies only while the sync still owns the lock: a reader sees the old
+snapshot or the new one, never a mix and never nothing.  The old generation expires after
+``GRACE_SECONDS``; generations left by a killed sync, and any older snapshot, are removed by the
+next one.  The shrink guard refuses a snapshot with markedly fewer physicians, or fewer with an
+agreement in force today, than the published one (a truncated export).
+
+An incremental sync rewrites only the physicians and institutions
 changed since the published watermark, in one transaction, and names them in the invalidation
 message so gateways drop exactly those.
 """
@@ -11,19 +16,31 @@ message so gateways drop exactly those.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
 
-from cache.errors import ShrinkRefused, SyncLocked
-from cache.keys import GRACE_SECONDS, LISTPACK_VALUE_MAX, LOCK_TTL_MS, OVERFLOW, Keys, bucket_count, bucket_of
+from cache.errors import LockLost, ShrinkRefused, SyncError, SyncLocked
+from cache.keys import (
+    BUILD_TTL_SECONDS,
+    GRACE_SECONDS,
+    LISTPACK_VALUE_MAX,
+    LOCK_TTL_MS,
+    OVERFLOW,
+    Keys,
+    bucket_count,
+    bucket_of,
+)
 from cache.layout import encode_institution, encode_physician
 from rules.calendar import WorkingCalendar
 from rules.engine import evaluate
@@ -31,11 +48,11 @@ from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
 from rules.store import Store
 
-__all__ = ["SyncResult", "Syncer", "read_meta"]
+__all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
 
 log = logging.getLogger(__name__)
 
-#: Records a full sync holds before adding them to Redis: ~25 MB of Python objects.
+#: Physicians a full sync holds before writing them out: bounds its memory (~140 MiB at 1M).
 FULL_SYNC_CHUNK = 100_000
 
 # Compare-and-delete / compare-and-extend: only the owner token may release or renew the lock.
@@ -71,10 +88,11 @@ class Syncer:
         keys: Keys,
         store: Store,
         profile: Profile,
-        calendar: WorkingCalendar | None = None,  # None: the process-wide China calendar
+        calendar: WorkingCalendar | None = None,
         *,
         max_shrink: float = 0.05,
         grace_seconds: int = GRACE_SECONDS,
+        lock_ttl_ms: int = LOCK_TTL_MS,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.redis = client
@@ -84,26 +102,87 @@ class Syncer:
         self.calendar = calendar
         self.max_shrink = max_shrink
         self.grace_seconds = grace_seconds
+        self.lock_ttl_ms = lock_ttl_ms
         self.progress = progress
         self._token = uuid.uuid4().hex
+        self._held = False  # inside lock(): publish only while holding it
+        self._lost = False  # set by the lock's watchdog
 
     # -- lock (one sync at a time) -------------------------------------------------------------
 
     @contextmanager
     def lock(self, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the sync lock (owner token, TTL); ``SyncLocked`` when another sync holds it past ``wait``.
+
+        A watchdog thread renews it every third of its TTL, whatever the sync is busy with (a
+        long SQL read included); a killed sync stops renewing and its lock expires by itself.
+        """
         deadline = time.monotonic() + wait
-        while not self.redis.set(self.keys.lock, self._token, nx=True, px=LOCK_TTL_MS):
+        while not self.redis.set(self.keys.lock, self._token, nx=True, px=self.lock_ttl_ms):
             if time.monotonic() >= deadline:
                 holder = self.redis.pttl(self.keys.lock)
                 raise SyncLocked(f"another sync holds the lock (expires in {holder} ms); try again or use --wait")
             time.sleep(0.2)
+        stop = threading.Event()
+        watchdog = threading.Thread(target=self._renew_until, args=(stop,), name="drgate-sync-lock", daemon=True)
+        self._held, self._lost = True, False
+        watchdog.start()
         try:
             yield
         finally:
-            self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
+            stop.set()
+            watchdog.join()
+            self._held = False
+            try:
+                self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
+            except (redis.RedisError, OSError) as exc:  # it expires by itself; do not hide the real error
+                log.warning("could not release the sync lock (%s); it expires in %d ms",
+                            type(exc).__name__, self.lock_ttl_ms)
 
-    def _renew(self) -> None:
-        self.redis.eval(_RENEW, 1, self.keys.lock, self._token, LOCK_TTL_MS)
+    def _renew_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.lock_ttl_ms / 3000):
+            try:
+                renewed = self.redis.eval(_RENEW, 1, self.keys.lock, self._token, self.lock_ttl_ms)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("could not renew the sync lock (%s); retrying", type(exc).__name__)
+                continue
+            if not renewed:
+                log.error("the sync lock expired or was taken by another sync; this sync will not publish")
+                self._lost = True
+                return
+
+    def _keep_lock(self) -> None:
+        """``LockLost`` once the watchdog found the lock expired or taken: stop working early."""
+        if self._held and self._lost:
+            raise LockLost()
+
+    def _publish(self, writes: Callable[[Pipeline], None], event: bytes) -> None:
+        """Run ``writes`` in one MULTI/EXEC that applies only while this sync still owns the lock,
+        then announce ``event`` to the gateways.
+
+        WATCH on the lock fences a sync whose lock expired (a stall, a restarted Redis): it
+        cannot flip over the sync that took the lock after it.  The message goes after EXEC, not
+        inside it: a cluster refuses PUBLISH in a transaction.  A gateway that gets it reads the
+        new meta; one that misses it (this sync dies here) finds the change by its meta poll.
+        """
+        with self.redis.pipeline(transaction=True) as pipe:
+            if self._held:
+                pipe.watch(self.keys.lock)  # type: ignore[no-untyped-call]
+                if pipe.get(self.keys.lock) != self._token.encode():
+                    raise LockLost()
+                pipe.multi()
+            writes(pipe)
+            try:
+                pipe.execute()
+            except WatchError:
+                raise LockLost() from None
+        self.redis.publish(self.keys.events, event)
+
+    def _guard(self, meta: dict[str, str], field: str, new: int) -> None:
+        """The shrink guard: a truncated export must not turn into thousands of false rejections."""
+        current = int(meta.get(field, 0))
+        if current and new < current * (1 - self.max_shrink):
+            raise ShrinkRefused(current, new, self.max_shrink, _GUARDED[field])
 
     # -- full ------------------------------------------------------------------------------------
 
@@ -113,51 +192,67 @@ class Syncer:
         watermark = self.store.watermark()  # read first: changes made during the read go next time
         expected = self.store.count_physicians()
         nbuckets = bucket_count(expected)
+        old = int(meta.get("generation", 0))
         generation = 0
+        written: set[str] = set()
         if not dry_run:
-            self._clean_generations(int(meta.get("generation", 0)))
+            self._drop_generations(keep={old}, states=("building",))  # what killed syncs left, before building
             generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
             self._mark(generation, "building", nbuckets)
         # Written in chunks while the store streams: memory stays bounded by the chunk, not the registry.
         buckets: list[dict[str, bytes]] = [{} for _ in range(nbuckets)]
         overflow: dict[str, bytes] = {}
-        count = 0
-        for record in self._records(self.store.physician_facts()):
-            value = encode_physician(record)
-            if len(value) > LISTPACK_VALUE_MAX:
-                overflow[record.code] = value
-                value = OVERFLOW
-            buckets[bucket_of(record.code, nbuckets)][record.code] = value
-            count += 1
-            if count % FULL_SYNC_CHUNK == 0:
-                self._flush_chunk(generation, buckets, overflow, {}, dry_run)
-            if self.progress and count % 50_000 == 0:
-                self.progress(count)
-        institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
-        self._flush_chunk(generation, buckets, overflow, institutions, dry_run)
-        current = int(meta.get("physicians", 0))
-        if current and not allow_shrink and count < current * (1 - self.max_shrink):
-            if not dry_run:  # the unpublished generation goes now, not at the next full sync
-                self._drop_generation(generation, nbuckets)
-            raise ShrinkRefused(current, count, self.max_shrink)
-        version = int(meta.get("version", 0)) + 1
-        if dry_run:
-            return SyncResult("full", int(meta.get("generation", 0)), version - 1, count, len(institutions), count,
-                              watermark, time.perf_counter() - started, True)
+        count = in_agreement = 0
+        today = china_today()
+        try:
+            for record in self._records(self.store.physician_facts()):
+                value = encode_physician(record)
+                if len(value) > LISTPACK_VALUE_MAX:
+                    overflow[record.code] = value
+                    value = OVERFLOW
+                buckets[bucket_of(record.code, nbuckets)][record.code] = value
+                count += 1
+                for a in record.agreements:
+                    if a.start <= today < a.end:
+                        in_agreement += 1
+                        break
+                if count % 4096 == 0:
+                    self._keep_lock()
+                    if self.progress and count % 49_152 == 0:
+                        self.progress(count)
+                if count % FULL_SYNC_CHUNK == 0 and not dry_run:
+                    written.update(self._write_generation(generation, buckets, overflow, {}))
+                    _clear(buckets, overflow)
+            institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
+            if not allow_shrink:
+                self._guard(meta, "physicians", count)
+                self._guard(meta, "in_agreement", in_agreement)  # an export that lost its agreements
+            version = int(meta.get("version", 0)) + 1
+            if dry_run:
+                return SyncResult("full", old, version - 1, count, len(institutions), count,
+                                  watermark, time.perf_counter() - started, True)
+            written.update(self._write_generation(generation, buckets, overflow, institutions))
+            self._check_written(sorted(written))
+        except BaseException:
+            if generation:  # the unpublished generation goes now, not at the next full sync
+                self._drop_generations(keep=set(), states=("building",), only=generation)
+            raise
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, "physicians": count,
-            "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
-            **_now(),
+            "in_agreement": in_agreement, "institutions": len(institutions), "watermark": watermark,
+            "profile": self.profile.name, **_now(),
         }
-        event = orjson.dumps({"v": version, "g": generation, "p": None, "i": None})
-        with self.redis.pipeline(transaction=True) as pipe:
+
+        def flip(pipe: Pipeline) -> None:
+            for key in sorted(written):
+                pipe.persist(key)
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
             pipe.hset(self.keys.gens, str(generation), _gen_state("live", nbuckets))
-            pipe.execute()
-        # After EXEC, not inside it: a cluster refuses PUBLISH in a transaction.  A reader that gets
-        # the message reads the new meta; one that misses it (we crash here) finds it by its poll.
-        self.redis.publish(self.keys.events, event)
+
+        self._publish(flip, orjson.dumps({"v": version, "g": generation, "p": None, "i": None}))
         self._retire(meta)
+        # Redis now holds the live snapshot and the one it replaced (expiring), nothing older.
+        self._drop_generations(keep={generation, old}, states=("building", "live", "retired"))
         result = SyncResult("full", generation, version, count, len(institutions), count, watermark,
                             time.perf_counter() - started)
         log.info("full sync published generation %d version %d: %d physicians in %.1fs",
@@ -171,54 +266,57 @@ class Syncer:
             else:  # nothing to evaluate: the record is the agreements (the common case)
                 yield PhysicianRecord(f.code, f.agreements)
 
-    def _flush_chunk(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
-                     institutions: dict[str, bytes], dry_run: bool) -> None:
-        """Add a chunk of records to the generation being built (HSET adds fields) and forget them."""
-        if not dry_run:
-            self._write_generation(generation, buckets, overflow, institutions)
-        for fields in buckets:
-            fields.clear()
-        overflow.clear()
-
     def _write_generation(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
-                          institutions: dict[str, bytes]) -> None:
+                          institutions: dict[str, bytes]) -> list[str]:
+        """Write the generation's hashes, each with BUILD_TTL_SECONDS until the flip; the keys written."""
+        written: list[str] = []
         pipe = self.redis.pipeline(transaction=False)
+
+        def put(key: str, mapping: dict[str, bytes]) -> None:
+            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+            pipe.expire(key, BUILD_TTL_SECONDS)
+            written.append(key)
+
         for b, fields in enumerate(buckets):
             if fields:
-                pipe.hset(self.keys.bucket(generation, b), mapping=fields)  # type: ignore[arg-type]
-            if b % 2048 == 2047:
+                put(self.keys.bucket(generation, b), fields)
+            if b % 1024 == 1023:
                 pipe.execute()
-                self._renew()
+                self._keep_lock()
         if overflow:
-            pipe.hset(self.keys.overflow(generation), mapping=overflow)  # type: ignore[arg-type]
+            put(self.keys.overflow(generation), overflow)
         if institutions:
-            pipe.hset(self.keys.institutions(generation), mapping=institutions)  # type: ignore[arg-type]
+            put(self.keys.institutions(generation), institutions)
         pipe.execute()
+        return written
 
-    def _drop_generation(self, generation: int, buckets: int) -> None:
-        keys = self.keys.generation_keys(generation, buckets)
-        for i in range(0, len(keys), 1000):
-            self.redis.unlink(*keys[i : i + 1000])
-        self.redis.hdel(self.keys.gens, str(generation))
+    def _check_written(self, written: list[str]) -> None:
+        """Every key written is still there (none expired, none deleted by an operator)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for i in range(0, len(written), 1000):
+                pipe.exists(*written[i : i + 1000])
+            present = sum(pipe.execute())
+        if present != len(written):
+            raise SyncError(f"{len(written) - present} of the {len(written)} keys written are gone before the "
+                            "flip; nothing published")
 
     # -- incremental -----------------------------------------------------------------------------
 
-    def incremental(self, *, dry_run: bool = False) -> SyncResult:
+    def incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
         """Publish what changed since the published watermark; a full sync when nothing is published."""
         started = time.perf_counter()
         meta = read_meta(self.redis, self.keys)
-        if "generation" not in meta:
-            return self.full(dry_run=dry_run)
+        if "generation" not in meta or meta.get("profile", self.profile.name) != self.profile.name:
+            return self.full(dry_run=dry_run, allow_shrink=allow_shrink)
         generation, nbuckets = int(meta["generation"]), int(meta["buckets"])
         change = self.store.changes_since(int(meta.get("watermark", 0)))
         version = int(meta["version"]) + (1 if change.physicians or change.institutions else 0)
         records = {r.code: r for r in self._records(self.store.physician_facts(change.physicians))}
         institutions = {i.code: i for i in self.store.institution_records(self.profile, change.institutions)}
         count = int(meta.get("physicians", 0))
-        if dry_run or not (change.physicians or change.institutions):
+        if not (change.physicians or change.institutions):
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
-                              len(change.physicians) + len(change.institutions), change.watermark,
-                              time.perf_counter() - started, dry_run)
+                              0, change.watermark, time.perf_counter() - started, dry_run)
         codes = sorted(change.physicians)
         # Under the lock nobody else writes: what exists now is what the transaction replaces.
         with self.redis.pipeline(transaction=False) as pipe:
@@ -226,8 +324,15 @@ class Syncer:
                 pipe.hexists(self.keys.bucket(generation, bucket_of(code, nbuckets)), code)
             existed = {code for code, there in zip(codes, pipe.execute(), strict=True) if there}
         delta = len(set(records).difference(existed)) - len(existed.difference(records))
+        if not allow_shrink:
+            self._guard(meta, "physicians", count + delta)
         count += delta
-        with self.redis.pipeline(transaction=True) as pipe:
+        if dry_run:
+            return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
+                              len(change.physicians) + len(change.institutions), change.watermark,
+                              time.perf_counter() - started, True)
+
+        def apply(pipe: Pipeline) -> None:
             for code in codes:
                 bucket = self.keys.bucket(generation, bucket_of(code, nbuckets))
                 record = records.get(code)
@@ -247,12 +352,11 @@ class Syncer:
                     pipe.hset(self.keys.institutions(generation), code, encode_institution(institutions[code]))
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
-            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})
+            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})  # type: ignore[dict-item]
             pipe.hincrby(self.keys.meta, "physicians", delta)
-            pipe.execute()
-        self.redis.publish(self.keys.events, orjson.dumps({  # after EXEC: see full()
-            "v": version, "g": generation, "p": sorted(change.physicians), "i": sorted(change.institutions),
-        }))
+
+        event = {"v": version, "g": generation, "p": codes, "i": sorted(change.institutions)}
+        self._publish(apply, orjson.dumps(event))
         result = SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                             len(change.physicians) + len(change.institutions), change.watermark,
                             time.perf_counter() - started)
@@ -275,17 +379,15 @@ class Syncer:
         pipe.hset(self.keys.gens, str(old), _gen_state("retired", buckets))
         pipe.execute()
 
-    def _clean_generations(self, live: int) -> None:
-        """Delete what crashed syncs left, and forget retired generations past their grace."""
-        states: dict[bytes, bytes] = self.redis.hgetall(self.keys.gens)  # type: ignore[assignment]
-        now = time.time()
-        for gen_raw, state_raw in states.items():
+    def _drop_generations(self, keep: set[int], states: tuple[str, ...], only: int | None = None) -> None:
+        """Delete the generations in ``states`` except those in ``keep`` (or just ``only``): killed
+        builds, old snapshots, a build the shrink guard refused."""
+        found: dict[bytes, bytes] = self.redis.hgetall(self.keys.gens)  # type: ignore[assignment]
+        for gen_raw, state_raw in found.items():
             gen = int(gen_raw)
             state = orjson.loads(state_raw)
-            if gen == live:
+            if gen in keep or state["state"] not in states or (only is not None and gen != only):
                 continue
-            if state["state"] == "retired" and now - state["at"] < self.grace_seconds:
-                continue  # still expiring by itself
             keys = self.keys.generation_keys(gen, int(state["buckets"]))
             for i in range(0, len(keys), 1000):
                 self.redis.unlink(*keys[i : i + 1000])
@@ -293,8 +395,22 @@ class Syncer:
             log.info("removed generation %d (%s)", gen, state["state"])
 
 
+def _clear(buckets: list[dict[str, bytes]], overflow: dict[str, bytes]) -> None:
+    for fields in buckets:
+        fields.clear()
+    overflow.clear()
+
+
 def _gen_state(state: str, buckets: int) -> bytes:
     return orjson.dumps({"state": state, "buckets": buckets, "at": time.time()})
+
+
+_GUARDED = {"physicians": "physicians", "in_agreement": "physicians with an agreement in force today"}
+
+
+def china_today() -> int:
+    """Day ordinal of today in Asia/Shanghai (no daylight saving time)."""
+    return datetime.now(timezone(timedelta(hours=8))).date().toordinal()
 
 
 def _now() -> dict[str, str]:

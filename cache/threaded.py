@@ -1,7 +1,8 @@
 """The blocking reader, for a Python settlement service that checks claims in-process.
 
-Same cache and coherence as the asyncio reader (``cache.aio``); a daemon thread follows the
-invalidation channel and polls ``meta``.  Lookups run in the caller's thread.
+Same cache, coherence and fault handling as the asyncio reader (``cache.aio``): a daemon thread
+follows the invalidation channel, polls ``meta`` and alone probes a Redis that is down; lookups
+run in the caller's thread and never wait on a Redis known to be down.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from cache.errors import CacheError, NoSnapshot
 from cache.reader import UNREAD, SnapshotCache
 
 __all__ = ["SnapshotReader"]
@@ -25,12 +27,11 @@ log = logging.getLogger(__name__)
 
 class SnapshotReader:
     def __init__(self, client: redis.Redis, cache: SnapshotCache, *, poll_interval: float = 0.5,
-                 retry_interval: float = 0.5) -> None:
+                 retry_interval: float = 0.2) -> None:
         self.redis = client
         self.cache = cache
         self.poll_interval = poll_interval
-        self.retry_interval = retry_interval
-        self._down_since = 0.0
+        self.retry_interval = retry_interval  # pause of the follower between reconnection attempts
         self._lock = threading.Lock()  # the cache is mutated by the follower and the callers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -50,9 +51,11 @@ class SnapshotReader:
 
     def refresh(self, event: bytes | None) -> None:
         meta: dict[bytes, bytes] = self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
-        self._ok()
         if b"generation" not in meta:
+            if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
+                self._failed(NoSnapshot())
             return
+        self._ok()
         with self._lock:
             reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
@@ -83,7 +86,11 @@ class SnapshotReader:
                         next_poll = time.monotonic() + self.poll_interval
             except (RedisError, OSError) as exc:
                 self._failed(exc)
-                self._stop.wait(0.2)
+                self._stop.wait(self.retry_interval)
+            except Exception:  # a corrupt meta or message must not end the follower: log it, go on
+                log.exception("snapshot follower failed; retrying")
+                self._failed(CacheError("follower failed"))
+                self._stop.wait(self.retry_interval)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     pubsub.close()
@@ -95,20 +102,33 @@ class SnapshotReader:
             snap, epoch = cache.snapshot, cache.epoch
         if not missing:
             return found
-        if snap is None or (not cache.redis_ok and time.monotonic() - self._down_since < self.retry_interval):
+        if snap is None or not cache.redis_ok:  # the follower probes; a caller never waits on a dead Redis
             return {**found, **dict.fromkeys(missing, UNREAD)}
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 for code in missing:
                     pipe.hget(snap.bucket_key(code), code)
-                raws = pipe.execute()
+                pipe.hget(cache.keys.meta, "generation")
+                *raws, live = pipe.execute(raise_on_error=False)
+            if live != snap.generation_tag:  # moved on, or gone: nils say nothing about the registry
+                with self._lock:
+                    cache.absorb(snap, -1, missing, raws, found)
+                for code in missing:
+                    if found.get(code) is None:
+                        found[code] = UNREAD
+                if live is None:
+                    self._failed(NoSnapshot())
+                return found
             with self._lock:
                 overflow = cache.absorb(snap, epoch, missing, raws, found)
             if overflow:
                 raws = self.redis.hmget(snap.overflow_key, overflow)
                 with self._lock:
                     cache.absorb(snap, epoch, overflow, raws, found)
-            self._ok()
+        except ResponseError as exc:  # a key of the wrong type: those lines unverified, Redis is fine
+            log.error("snapshot read refused by redis (%s); lines unverified", exc)
+            for code in missing:
+                found.setdefault(code, UNREAD)
         except (RedisError, OSError) as exc:
             self._failed(exc)
             for code in missing:
@@ -116,12 +136,14 @@ class SnapshotReader:
         return found
 
     def _ok(self) -> None:
+        if not self.cache.redis_ok:
+            log.info("redis reachable")
         self.cache.redis_ok = True
         self.cache.last_ok = time.monotonic()
 
     def _failed(self, exc: BaseException) -> None:
         self.cache.redis_errors += 1
         if self.cache.redis_ok:
-            log.warning("redis unreachable (%s); answering from the snapshot held", type(exc).__name__)
+            log.warning("redis unreachable or without a snapshot (%s); answering from the snapshot held",
+                        type(exc).__name__)
         self.cache.redis_ok = False
-        self._down_since = time.monotonic()

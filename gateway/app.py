@@ -17,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
+from gateway.audit import DecisionLog
+from gateway.auth import PROTECTED_PREFIX, ApiKeyGuard
 from gateway.checker import Policy
 from gateway.connections import async_redis, close_async_redis
 from gateway.metrics import Metrics
@@ -44,8 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      preload=settings.preload)
         await reader.start()
         metrics = Metrics()
+        decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,
+                                buffer=settings.decision_log_buffer)
+        await decisions.start()
+        metrics.decisions = decisions
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, metrics)
+                                         reader, metrics, decisions)
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if flusher is not None:
                 flusher.cancel()
+            await decisions.stop()
             await reader.stop()
             await close_async_redis(client)
 
@@ -64,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(nhsa_router)
+    if settings.api_keys:
+        app.add_middleware(ApiKeyGuard, digests=settings.api_keys)  # pure ASGI, /v1/ only
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -84,8 +93,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(defs.pop("$defs", {}))
             components["CheckRequest"] = defs
+            if settings.api_keys:
+                _document_keys(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _document_keys(schema: dict[str, Any]) -> None:
+    """Declare the API-key schemes, and the 401, on every operation ApiKeyGuard protects."""
+    schema["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(PROTECTED_PREFIX):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
+            operation.setdefault("responses", {})["401"] = {"description": "Missing or unknown API key"}

@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--physicians", type=int, required=True, metavar="N")
     seed.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    sub.add_parser("api-key", help="print a new caller API key and the digest DRGATE_API_KEYS takes",
+                   description="Give the key to the caller; put only the digest in DRGATE_API_KEYS "
+                   "(comma-separated). drgate never stores or logs the key itself.")
+
     status = command(sub, "status", "explain a physician's state (help desk)",
                      "Explain a physician's state from the published snapshot: agreements, sanctions with "
                      "their articles, credit, points, and the decision a line at --institution gets. JSON.")
@@ -144,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {
         "demo": commands.demo, "serve": commands.serve, "sync": commands.sync, "store": commands.store,
-        "rules": commands.rules, "seed": commands.seed, "status": commands.status,
+        "rules": commands.rules, "seed": commands.seed, "status": commands.status, "api-key": commands.api_key,
     }
     try:
         return handlers[args.command](settings, args)
@@ -159,10 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CacheError, RulesError) as exc:
         print(f"drgate: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except RedisError as exc:
-        print(f"drgate: cannot use Redis at {_redis_where(settings)} ({type(exc).__name__}: {exc}). Check that it "
-              "runs and DRGATE_REDIS_URL points at it (redis://, redis+cluster://, redis+sentinel://…/SERVICE).",
-              file=sys.stderr)
+    except RedisError as exc:  # the message names host and port, never the password
+        print(f"drgate: cannot use Redis at {_redis_where(settings)} ({type(exc).__name__}: {exc}); nothing was "
+              "published. Check that it runs and DRGATE_REDIS_URL points at it (redis://, redis+cluster://, "
+              "redis+sentinel://…/SERVICE).", file=sys.stderr)
         return EXIT_FAILED
     except OperationalError as exc:
         print(f"drgate: cannot reach the scoring store ({exc.orig}). Check that it runs and DRGATE_STORE_URL "

@@ -29,9 +29,9 @@ def _syncer(settings: Settings, **kwargs: object) -> Syncer:
     profile = load_profile(settings.profile)
     store = open_store(settings)
     store.check()
-    return Syncer(sync_redis(settings, timeout=30.0), Keys(settings.redis_prefix), store, profile,
+    return Syncer(sync_redis(settings, timeout=30.0, retries=3), Keys(settings.redis_prefix), store, profile,
                   None, max_shrink=settings.max_shrink, grace_seconds=settings.grace_seconds,
-                  **kwargs)  # type: ignore[arg-type]
+                  lock_ttl_ms=int(settings.sync_lock_ttl * 1000), **kwargs)  # type: ignore[arg-type]
 
 
 def sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,7 +64,7 @@ def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
         with syncer.lock(wait=args.wait):
             if args.full:
                 return syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
-            return syncer.incremental(dry_run=args.dry_run)
+            return syncer.incremental(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
 
 
 def _outcome(exc: BaseException) -> tuple[str, int]:
@@ -160,6 +160,15 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     print_json(explain(args.code, record, snapshot, args.on or today(), args.institution,
                        Policy.from_settings(settings, profile), profile))
     return EXIT_OK if record is not None else EXIT_INPUT
+
+
+def api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import new_key
+
+    key, digest = new_key()
+    print(f"key (give to the caller, shown once): {key}")
+    print(f"digest (add to DRGATE_API_KEYS):      {digest}")
+    return EXIT_OK
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:

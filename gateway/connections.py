@@ -28,6 +28,9 @@ import redis.asyncio.cluster as aiocluster
 import redis.asyncio.sentinel as aiosentinel
 import redis.cluster
 import redis.sentinel
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry as SyncRetry
 
 from gateway.settings import Settings
 from rules.store import Store
@@ -59,7 +62,6 @@ def _options(settings: Settings) -> dict[str, Any]:
     return {
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
-        "retry_on_timeout": False,
         "health_check_interval": 0,
     }
 
@@ -113,7 +115,7 @@ def _cluster_options(options: dict[str, Any]) -> None:
     # The cluster client retries on its own (MOVED, a failed-over node): redis-py's default Retry,
     # which deprecates the per-connection retry flag.
     options.pop("health_check_interval")
-    options.pop("retry_on_timeout")
+    options.pop("retry_on_timeout", None)
 
 
 def _auth(target: RedisTarget) -> dict[str, Any]:
@@ -123,12 +125,20 @@ def _auth(target: RedisTarget) -> dict[str, Any]:
     return auth
 
 
-def sync_redis(settings: Settings, *, timeout: float | None = None) -> redis.Redis:
-    """A blocking client (sync job, CLI, in-process checker); a cluster client answers the same calls."""
+def sync_redis(settings: Settings, *, timeout: float | None = None, retries: int = 0) -> redis.Redis:
+    """A blocking client (sync job, CLI, in-process checker); a cluster client answers the same calls.
+
+    ``retries`` 0 for the checker (never wait on a dead Redis: redis-py's default retries 10 times
+    with backoff, seconds of stall); the sync job may retry.  A cluster client keeps its own retries
+    (MOVED, a failed-over node).
+    """
     options = _options(settings)
     if timeout is not None:
         options["socket_timeout"] = options["socket_connect_timeout"] = timeout
     target = redis_target(settings)
+    if target.kind != "cluster":
+        options["retry"] = (SyncRetry(ExponentialBackoff(cap=1.0, base=0.05), retries) if retries
+                            else SyncRetry(NoBackoff(), 0))
     if target.kind == "cluster":
         _cluster_options(options)
         nodes = [redis.cluster.ClusterNode(h, p) for h, p in target.nodes]  # type: ignore[no-untyped-call]
@@ -142,9 +152,12 @@ def sync_redis(settings: Settings, *, timeout: float | None = None) -> redis.Red
 
 
 def async_redis(settings: Settings) -> aioredis.Redis:
-    """The gateway's client: 64 connections (per node on a cluster), the same timeouts."""
+    """The gateway's client: 64 connections (per node on a cluster), the same timeouts, no retries:
+    a failed read is answered from the snapshot held at once."""
     options = _options(settings)
     target = redis_target(settings)
+    if target.kind != "cluster":
+        options["retry"] = AsyncRetry(NoBackoff(), 0)
     if target.kind == "cluster":
         _cluster_options(options)
         nodes = [aiocluster.ClusterNode(h, p) for h, p in target.nodes]

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 if TYPE_CHECKING:
     from cache.reader import SnapshotCache
+    from gateway.audit import DecisionLog
     from gateway.checker import ClaimResult
 
 __all__ = ["Metrics", "write_sync_metrics"]
@@ -62,6 +63,16 @@ class Metrics:
                                         multiprocess_mode="livemin")
         self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held at the last update",
                                   registry=r, multiprocess_mode="livemax")
+        self.log_written = Gauge("drgate_decision_log_written", "Decision-log entries written since start",
+                                 registry=r, multiprocess_mode="livesum")
+        self.log_pending = Gauge("drgate_decision_log_pending", "Decision-log entries waiting in memory",
+                                 registry=r, multiprocess_mode="livesum")
+        self.log_dropped = Gauge("drgate_decision_log_dropped",
+                                 "Decision-log entries dropped since start (buffer full while Redis was down)",
+                                 registry=r, multiprocess_mode="livesum")
+        self.auth_refused = Counter("drgate_auth_refused", "Requests refused for a missing or unknown API key",
+                                    registry=r)
+        self.decisions: DecisionLog | None = None  # set by the app when the decision log runs
         self._pending: dict[tuple[str, str], int] = {}
         self._claims: dict[str, int] = {}
         self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
@@ -93,6 +104,11 @@ class Metrics:
         self.redis_errors.inc(max(0, errors - seen_errors))
         self._seen = (hits, misses, errors)
         self.redis_up.set(1 if cache.redis_ok else 0)
+        decisions = self.decisions
+        if decisions is not None:
+            self.log_written.set(decisions.written)
+            self.log_pending.set(decisions.pending)
+            self.log_dropped.set(decisions.dropped)
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
             self.snapshot_published.set(cache.snapshot.published_ts)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from cache.reader import UNREAD
 from gateway.checker import decide_claim
-from gateway.schemas import CODE, CheckResponse, PhysicianStatus, parse_claim
+from gateway.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
 from gateway.state import GatewayState
 from gateway.status import CHINA, explain
 
@@ -93,15 +93,16 @@ async def check_claim(request: Request) -> Response:
     return Response(orjson.dumps(result), media_type="application/json")
 
 
-@router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state")
+@router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state",
+            responses={503: {"description": "The record cannot be read now (Redis down and not held); retry"}})
 async def physician_status(
     request: Request,
     code: Annotated[str, Path(pattern=CODE, description="医保医师代码")],
-    on: Annotated[date | None, Query(description="Date (default: today, Asia/Shanghai)")] = None,
+    on: Annotated[str | None, Query(pattern=DAY, description="YYYY-MM-DD (default: today, Asia/Shanghai)")] = None,
     institution: Annotated[str | None, Query(pattern=CODE, description="定点医疗机构代码")] = None,
 ) -> Response:
     state: GatewayState = request.app.state.gateway
-    day = on or datetime.now(CHINA).date()
+    day = date.fromisoformat(on) if on else datetime.now(CHINA).date()  # DAY admits real days only
     records = await state.reader.get_many([code])
     record = records.get(code)
     snapshot = state.cache.snapshot
@@ -115,8 +116,11 @@ async def healthz() -> Response:
     return _json({"status": "ok"})
 
 
-@router.get("/readyz", summary="Redis reachable and a snapshot published")
+@router.get("/readyz", summary="A snapshot is held: the gateway answers (from it, `stale`, while Redis is down)")
 async def readyz(request: Request) -> Response:
+    """200 once a snapshot is held, Redis up or not: a probe that pulled every gateway out of the
+    balancer during a Redis outage would stall settlement, which the held snapshot avoids.
+    ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this."""
     state: GatewayState = request.app.state.gateway
     try:
         await state.redis.ping()
@@ -125,7 +129,7 @@ async def readyz(request: Request) -> Response:
         log.warning("readyz: redis ping failed: %s", type(exc).__name__)
         redis_ok = False
     snapshot = state.cache.snapshot
-    ready = redis_ok and snapshot is not None
+    ready = snapshot is not None
     return _json({
         "ready": ready, "redis": redis_ok,
         "snapshot": None if snapshot is None else {

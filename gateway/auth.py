@@ -1,0 +1,73 @@
+"""Callers' API keys: with ``DRGATE_API_KEYS`` set, every ``/v1/`` request needs a known key.
+
+A pure ASGI wrapper (no ``BaseHTTPMiddleware``: one function call and a SHA-256 per request),
+added only when keys are configured.  The key comes in ``X-API-Key: <key>`` or
+``Authorization: Bearer <key>``.  Settings hold SHA-256 hex digests, never the keys: the
+presented key is hashed and compared with every digest in constant time (``hmac.compare_digest``,
+no early exit), so neither the environment nor timing gives a key away.  Keys are never logged.
+
+``/healthz``, ``/readyz``, ``/metrics`` and the OpenAPI document stay open: probes and scrapers
+carry no key, and none of them reveals a physician's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key"]
+
+PROTECTED_PREFIX = "/v1/"
+_BODY = b'{"detail":"a valid API key is required (X-API-Key or Authorization: Bearer)"}'
+_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode()),
+            (b"www-authenticate", b'Bearer realm="drgate"')]
+
+
+def digest_of(key: str) -> str:
+    """What ``DRGATE_API_KEYS`` holds for ``key``: its SHA-256, hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key (256 random bits, URL-safe) and its digest."""
+    key = secrets.token_urlsafe(32)
+    return key, digest_of(key)
+
+
+class ApiKeyGuard:
+    def __init__(self, app: ASGIApp, digests: tuple[str, ...]) -> None:
+        self.app = app
+        self.digests = tuple(bytes.fromhex(d) for d in digests)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX) or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
+        if state is not None:
+            state.metrics.auth_refused.inc()
+        await send({"type": "http.response.start", "status": 401, "headers": _HEADERS})
+        await send({"type": "http.response.body", "body": _BODY})
+
+    def _allowed(self, scope: Scope) -> bool:
+        key = _presented(scope["headers"])
+        if key is None:
+            return False
+        digest = hashlib.sha256(key).digest()
+        known = False
+        for d in self.digests:  # every one, whatever matched: the time does not tell which
+            known |= hmac.compare_digest(d, digest)
+        return known
+
+
+def _presented(headers: Any) -> bytes | None:
+    for name, value in headers:
+        if name == b"x-api-key":
+            return bytes(value) or None
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return bytes(value[7:]).strip() or None
+    return None

@@ -1,0 +1,123 @@
+"""Decision log: every decision has a decision_id and one Redis Stream entry, none dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aioredis
+from fastapi.testclient import TestClient
+
+from cache.keys import Keys
+from cache.sync import Syncer
+from gateway.app import create_app
+from gateway.audit import DecisionLog
+from gateway.checker import ClaimResult, LineResult
+from gateway.settings import Settings
+from rules.profiles import Profile
+from rules.seed import home_institution, institution_code, physician_code, seed
+from rules.store import Store
+from tests.fault_servers import RedisServer
+
+
+@pytest.fixture(name="published")
+def fix_published(settings: Settings, redis: redis.Redis, keys: Keys, profile: Profile) -> Settings:
+    store = Store(settings.store_url_value())
+    seed(store, 300)
+    Syncer(redis, keys, store, profile).full()
+    store.dispose()
+    return settings
+
+
+def claim(n: int) -> dict[str, Any]:
+    lines = [{"line_id": f"{n}-{k}", "physician_code": physician_code((n + k) % 320)} for k in range(1 + n % 5)]
+    return {"claim_id": f"C-{n}", "institution_code": institution_code(home_institution(n % 300)),
+            "service_date": "2026-03-02", "lines": lines}
+
+
+def entries(client: redis.Redis, keys: Keys) -> list[dict[str, Any]]:
+    return [orjson.loads(fields[b"d"]) for _, fields in client.xrange(keys.decisions)]
+
+
+def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys: Keys) -> None:
+    n = 600
+    answers = []
+    with TestClient(create_app(published)) as client:
+        for i in range(n):
+            r = client.post("/v1/claims/check", json=claim(i))
+            assert r.status_code == 200
+            answers.append(r.json())
+        metrics = client.get("/metrics").text
+    logged = entries(redis, keys)
+    assert len(logged) == n
+    assert [e["id"] for e in logged] == [a["decision_id"] for a in answers]
+    assert len({a["decision_id"] for a in answers}) == n
+    first, answer = logged[0], answers[0]
+    assert (first["claim"], first["decision"], first["version"], first["enforced"]) == (
+        answer["claim_id"], answer["decision"], answer["snapshot"]["version"], True)
+    assert first["lines"] == [
+        [line["line_id"], line["decision"], line["reason"], line["would_reject"]] for line in answer["lines"]]
+    assert "drgate_decision_log_dropped 0.0" in metrics
+
+
+def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis, keys: Keys) -> None:
+    with TestClient(create_app(published)) as client:
+        client.post("/v1/claims/check", json=claim(7))
+    (entry,) = entries(redis, keys)
+    assert set(entry) == {"id", "at", "claim", "decision", "enforced", "version", "lines"}
+    assert "D330802" not in orjson.dumps(entry).decode()  # not even the physician codes
+
+
+def result(i: int) -> ClaimResult:
+    return ClaimResult(f"C-{i}", "pass", f"id-{i}", {"version": 1, "published_at": None}, True,
+                       [LineResult("1", physician_code(i), "pass", "ok", None, None, [], None)])
+
+
+def test_entries_wait_through_a_redis_outage_and_are_all_written(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+
+    async def scenario() -> tuple[int, int, int]:
+        client = aioredis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        log = DecisionLog(client, "{log-test}:decisions", maxlen=10_000, flush_interval=0.02)
+        await log.start()
+        for i in range(100):
+            log.append(result(i))
+        while log.pending:
+            await asyncio.sleep(0.01)
+        server.kill()
+        for i in range(100, 300):
+            log.append(result(i))
+        await asyncio.sleep(0.3)  # the writer tries, fails, keeps them
+        waiting = log.pending
+        server.start()
+        while log.pending:
+            await asyncio.sleep(0.02)
+        await log.stop()
+        count = await client.xlen("{log-test}:decisions")
+        await client.aclose()
+        return waiting, count, log.dropped
+
+    try:
+        waiting, count, dropped = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert waiting == 200
+    assert (count, dropped) == (300, 0)
+
+
+def test_a_full_buffer_drops_new_entries_and_counts_them(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, int]:
+        client = aioredis.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.1)  # nothing listens
+        log = DecisionLog(client, "{log-test}:decisions", maxlen=10_000, buffer=10)
+        for i in range(15):
+            log.append(result(i))
+        await log.flush()
+        await client.aclose()
+        return log.pending, log.dropped
+
+    assert asyncio.run(scenario()) == (10, 5)
