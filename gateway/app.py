@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(nhsa_router)
     if settings.api_keys:
-        app.add_middleware(ApiKeyGuard, digests=settings.api_keys)  # pure ASGI, /v1/ only
+        app.add_middleware(ApiKeyGuard, digests=settings.api_keys)  # pure ASGI, /v1/ and /nhsa/ only
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

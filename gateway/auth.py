@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key"]
 
-PROTECTED_PREFIX = "/v1/"
+# Every caller-facing route: the v1 API and the national-platform adapter. Probes stay open.
+PROTECTED_PREFIX = ("/v1/", "/nhsa/")
 _BODY = b'{"detail":"a valid API key is required (X-API-Key or Authorization: Bearer)"}'
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode()),
             (b"www-authenticate", b'Bearer realm="drgate"')]

@@ -51,6 +51,11 @@ def test_the_status_lookup_needs_a_key_too(client: TestClient) -> None:
     assert client.get("/v1/physicians/D330802000001").status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/nhsa/2204", "/nhsa/2301"])
+def test_the_national_platform_routes_need_a_key_too(client: TestClient, path: str) -> None:
+    assert client.post(path, json={"infno": path[-4:], "input": {"feedetail": []}}).status_code == 401
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json"])
 def test_probes_metrics_and_the_spec_stay_open(client: TestClient, path: str) -> None:
     assert client.get(path).status_code in (200, 503)  # readyz: 503 until a snapshot is held
