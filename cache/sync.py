@@ -23,6 +23,7 @@ import orjson
 import redis
 
 from cache.errors import ShrinkRefused, SyncLocked
+from cache.fullsync import PackedBuckets, build_buckets
 from cache.keys import GRACE_SECONDS, LISTPACK_VALUE_MAX, LOCK_TTL_MS, OVERFLOW, Keys, bucket_count, bucket_of
 from cache.layout import encode_institution, encode_physician
 from rules.calendar import WorkingCalendar
@@ -110,18 +111,9 @@ class Syncer:
         watermark = self.store.watermark()  # read first: changes made during the read go next time
         expected = self.store.count_physicians()
         nbuckets = bucket_count(expected)
-        buckets: list[dict[str, bytes]] = [{} for _ in range(nbuckets)]
-        overflow: dict[str, bytes] = {}
-        count = 0
-        for record in self._records(self.store.physician_facts()):
-            value = encode_physician(record)
-            if len(value) > LISTPACK_VALUE_MAX:
-                overflow[record.code] = value
-                value = OVERFLOW
-            buckets[bucket_of(record.code, nbuckets)][record.code] = value
-            count += 1
-            if self.progress and count % 50_000 == 0:
-                self.progress(count)
+        # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).
+        buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress)
+        overflow, count = buckets.overflow, buckets.count
         institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
         current = int(meta.get("physicians", 0))
         if current and not allow_shrink and count < current * (1 - self.max_shrink):
@@ -159,15 +151,10 @@ class Syncer:
             else:  # nothing to evaluate: the record is the agreements (the common case)
                 yield PhysicianRecord(f.code, f.agreements)
 
-    def _write_generation(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
+    def _write_generation(self, generation: int, buckets: PackedBuckets, overflow: dict[str, bytes],
                           institutions: dict[str, bytes]) -> None:
+        buckets.write(self.redis, lambda b: self.keys.bucket(generation, b), between=self._renew)
         pipe = self.redis.pipeline(transaction=False)
-        for b, fields in enumerate(buckets):
-            if fields:
-                pipe.hset(self.keys.bucket(generation, b), mapping=fields)  # type: ignore[arg-type]
-            if b % 2048 == 2047:
-                pipe.execute()
-                self._renew()
         if overflow:
             pipe.hset(self.keys.overflow(generation), mapping=overflow)  # type: ignore[arg-type]
         if institutions:

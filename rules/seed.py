@@ -9,10 +9,9 @@ institution suspended.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
-
-import sqlalchemy as sa
 
 from rules import store as schema
 from rules.store import Store
@@ -90,35 +89,101 @@ def _rows(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def seed(store: Store, physicians: int, *, progress: Callable[[int], None] | None = None) -> int:
-    """Replace the store's content with ``physicians`` seeded physicians; returns the count."""
+    """Replace the store's content with ``physicians`` seeded physicians; returns the count.
+
+    A bulk load: rows are tuples of ISO strings, built a chunk at a time and written through the
+    DBAPI in one transaction (``executemany`` on SQLite, ``COPY`` on PostgreSQL).  Going through
+    SQLAlchemy's per-row parameter processing cost ~3 µs a row: most of 47 s at 1,000,000.
+    """
     store.init()
     institutions = physicians // PER_INSTITUTION + 2
+    inst_codes = [institution_code(j) for j in range(institutions)]
     with store.engine.begin() as conn:
         for table in reversed(schema.metadata.sorted_tables):
             conn.execute(table.delete())
-        conn.execute(schema.institutions.insert(), [
-            {"code": institution_code(j), "name": f"定点医疗机构{j}", "region": "330802"}
-            for j in range(institutions)])
-        conn.execute(schema.institution_sanctions.insert(), [
-            {"id": f"IS-seed-{j}", "institution_code": institution_code(j), "action": "suspend",
-             "start": SUSPENDED_FROM, "end": None, "basis": "seed"}
-            for j in range(institutions) if institution_suspended(j)])
-        batch: dict[str, list[dict[str, Any]]] = {"physicians": [], "agreements": [], "sanctions": [], "credits": []}
-        done = 0
-        for table, row in _rows(physicians):
-            batch[table].append(row)
-            if table == "physicians":
-                done += 1
-                if done % 50_000 == 0:
-                    _flush(conn, batch)
-                    if progress:
-                        progress(done)
-        _flush(conn, batch)
+    with _bulk(store) as write:
+        write("institutions", ("code", "name", "region"),
+              [(code, f"定点医疗机构{j}", "330802") for j, code in enumerate(inst_codes)])
+        write("institution_sanctions", ("id", "institution_code", "action", "start", "end", "basis"),
+              [(f"IS-seed-{j}", code, "suspend", _SUSPENDED_FROM, None, "seed")
+               for j, code in enumerate(inst_codes) if institution_suspended(j)])
+        for first in range(0, physicians, _CHUNK):
+            rows = _chunk_rows(first, min(first + _CHUNK, physicians), inst_codes)
+            for table, columns in _COLUMNS.items():
+                write(table, columns, rows[table])
+            if progress:
+                progress(min(first + _CHUNK, physicians))
     return physicians
 
 
-def _flush(conn: sa.Connection, batch: dict[str, list[dict[str, Any]]]) -> None:
-    for name, rows in batch.items():
-        if rows:
-            conn.execute(schema.metadata.tables[name].insert(), rows)
-            rows.clear()
+_CHUNK = 100_000
+_START, _SUSPENDED_FROM, _BAN_UNTIL = SEED_START.isoformat(), SUSPENDED_FROM.isoformat(), "2026-01-01"
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "physicians": ("code", "name"),
+    "agreements": ("physician_code", "institution_code", "start", "end"),
+    "sanctions": ("id", "physician_code", "action", "start", "end", "ban_until", "basis"),
+    "credits": ("physician_code", "level", "effective_from"),
+}
+
+
+def _chunk_rows(first: int, stop: int, inst_codes: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows of physicians ``first``..``stop - 1``, as ``_rows`` describes them, in key order."""
+    phys: list[tuple[Any, ...]] = []
+    agreements: list[tuple[Any, ...]] = []
+    sanctions: list[tuple[Any, ...]] = []
+    credits: list[tuple[Any, ...]] = []
+    start = _START
+    for i in range(first, stop):
+        code = physician_code(i)
+        phys.append((code, f"医师{i}"))
+        home = i // PER_INSTITUTION
+        agreements.append((code, inst_codes[home], start, None))
+        if i % 10 == 0:
+            agreements.append((code, inst_codes[home + 1], start, None))
+        kind = _kind(i)
+        if kind == "active":
+            continue
+        if kind == "suspended":
+            sanctions.append((f"S-seed-{i}", code, "settlement_suspend", _SUSPENDED_FROM, None, None, "seed"))
+        elif kind == "terminated":
+            sanctions.append((f"T-seed-{i}", code, "terminate", _SUSPENDED_FROM, None, _BAN_UNTIL, "seed"))
+        else:
+            credits.append((code, "D" if kind == "disqualified" else "C", _SUSPENDED_FROM))
+    return {"physicians": phys, "agreements": agreements, "sanctions": sanctions, "credits": credits}
+
+
+@contextmanager
+def _bulk(store: Store) -> Iterator[Callable[[str, tuple[str, ...], list[tuple[Any, ...]]], None]]:
+    """A writer of rows straight to the DBAPI connection, committed once at the end."""
+    raw = store.engine.raw_connection()
+    dbapi: Any = raw.driver_connection
+    postgres = store.dialect == "postgresql"
+    cur = dbapi.cursor()
+    if not postgres:
+        # Durability of this one transaction does not matter: a seed that dies is run again.
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.execute("PRAGMA cache_size=-262144")  # 256 MiB of pages: the key indexes stay in memory
+
+    def write(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        if postgres:
+            with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    try:
+        yield write
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        if not postgres:
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-2000")
+        cur.close()
+        raw.close()
