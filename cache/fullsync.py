@@ -1,19 +1,20 @@
 """The full sync's read of the whole store: every physician's encoded record, in one pass.
 
 At 1,000,000 physicians the per-physician path (a ``PhysicianFacts``, an engine run, a
-``PhysicianRecord``, an encoding) cost ~70 µs a physician.  Here:
+``PhysicianRecord``, an encoding, redis-py packing each field) took 74 s.  Here:
 
-- the sparse tables (violations, sanctions, restorations, credits) are read first; only the
-  physicians they name go through the engine (``rules.engine.evaluate``);
-- every other physician's record is its agreements alone, read by one ordered scan of
-  ``physicians LEFT JOIN agreements`` on the raw DBAPI cursor (a server-side cursor on
-  PostgreSQL), no SQLAlchemy row processing;
-- the encoding of such a record depends only on its agreements, and most physicians share one
-  shape (one open-ended agreement at an institution from a common day): the bytes are memoised
-  per shape, so the common physician costs a dict lookup.
+- the sparse tables (violations, sanctions, restorations, credits) are read first; the engine
+  (``rules.engine.physician_record``) runs one by one only for the physicians with violations,
+  sanctions or restorations;
+- every physician's agreements come from one ordered scan of ``physicians LEFT JOIN agreements``
+  on the raw DBAPI cursor (a server-side cursor on PostgreSQL), no SQLAlchemy row processing;
+- any other physician's record depends only on the agreements (and credits, if any), and most
+  share a shape (one open-ended agreement at an institution from a common day): the encoded
+  bytes are memoised per shape, so the common physician costs a dict lookup;
+- the buckets are built as ready-to-send HSET commands (``PackedBuckets``).
 
-The bytes are exactly ``encode_physician`` of the record the engine would give (agreements by
-institution then start): ``tests/test_fullsync.py`` compares the two paths.
+The bytes are exactly ``encode_physician`` of the engine's record: ``tests/test_fullsync.py``
+compares the two paths physician by physician, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import sqlalchemy as sa
 from cache.keys import LISTPACK_VALUE_MAX, OVERFLOW
 from cache.layout import encode_physician
 from rules.calendar import WorkingCalendar
-from rules.engine import evaluate
-from rules.model import OPEN_END, Agreement, PhysicianFacts, PhysicianRecord
+from rules.engine import physician_record
+from rules.model import OPEN_END, Agreement, PhysicianFacts
 from rules.profiles import Profile
 from rules.store import Store, agreements, physicians
 
@@ -108,19 +109,25 @@ def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | No
     count = 0
     with store.engine.connect() as conn:
         sparse = store.sparse_facts(conn)
-        special = set().union(*(by_code.keys() for by_code in sparse.values()))
+        credits = sparse["credits"]
+        # Violations, sanctions or restorations: the engine runs for each.  Credits alone make a
+        # record that depends on the agreements and the credits only: memoised like the rest.
+        evaluated = set().union(*(sparse[table].keys() for table in ("violations", "sanctions", "restorations")))
         for code, group in groupby(_scan(store, conn), itemgetter(0)):
             rows = tuple(group)
-            if code in special:
-                value = _evaluated(profile, calendar, code, days.agreements(rows), sparse)
+            if code in evaluated:
+                value = encode_physician(physician_record(profile, _facts(code, days.agreements(rows), sparse),
+                                                          calendar))
                 framed = _frame(value)
             else:
                 # The shape: the rows without the code (one agreement: a 3-tuple, the common case).
                 shape = rows[0][1:] if len(rows) == 1 else tuple(r[1:] for r in rows)
+                if code in credits:
+                    shape = (shape, tuple((c.level, c.effective_from) for c in credits[code]))
                 known = shapes.get(shape)
                 if known is None:
-                    # Nothing to evaluate: the record is the agreements, as the engine orders them.
-                    value = encode_physician(PhysicianRecord(code, days.agreements(rows)))
+                    value = encode_physician(physician_record(profile, _facts(code, days.agreements(rows), sparse),
+                                                              calendar))
                     known = (value, _frame(value))
                     if len(shapes) < SHAPES_MAX:
                         shapes[shape] = known
@@ -137,9 +144,8 @@ def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | No
     return packed
 
 
-def _evaluated(profile: Profile, calendar: WorkingCalendar | None, code: str, agreements_: tuple[Agreement, ...],
-               sparse: dict[str, dict[str, list[Any]]]) -> bytes:
-    facts = PhysicianFacts(
+def _facts(code: str, agreements_: tuple[Agreement, ...], sparse: dict[str, dict[str, list[Any]]]) -> PhysicianFacts:
+    return PhysicianFacts(
         code=code,
         agreements=agreements_,
         violations=tuple(sparse["violations"].get(code, ())),
@@ -147,7 +153,6 @@ def _evaluated(profile: Profile, calendar: WorkingCalendar | None, code: str, ag
         restorations=tuple(sparse["restorations"].get(code, ())),
         credits=tuple(sparse["credits"].get(code, ())),
     )
-    return encode_physician(evaluate(profile, facts, calendar).record)
 
 
 def _scan(store: Store, conn: sa.Connection) -> Iterator[tuple[Any, ...]]:

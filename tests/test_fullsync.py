@@ -16,7 +16,7 @@ from cache.sync import Syncer, read_meta
 from rules.engine import evaluate
 from rules.importer import import_files
 from rules.profiles import Profile
-from rules.seed import _rows, institution_code, institution_suspended, seed
+from rules.seed import _bulk, _rows, institution_code, institution_suspended, physician_code, seed
 from rules.store import Store, metadata
 from tests import rows as r
 
@@ -107,3 +107,13 @@ def test_the_bulk_seed_stores_what_the_seed_describes(store: Store, physicians: 
     assert len(_table(store, "institutions")) == physicians // 200 + 2
     suspended = {row[1] for row in _table(store, "institution_sanctions")}
     assert suspended == {institution_code(j) for j in range(physicians // 200 + 2) if institution_suspended(j)}
+
+
+def test_the_seeds_sql_names_physicians_past_a_million_as_python_does(sqlite_store: Store) -> None:
+    with _bulk(sqlite_store) as bulk:
+        bulk.generate(999_998, 1_000_002)
+    codes = {row[0] for row in _table(sqlite_store, "physicians")}
+    assert codes == {physician_code(i) for i in range(999_998, 1_000_002)}
+    sites = {row[:2] for row in _table(sqlite_store, "agreements")}
+    assert sites == {(physician_code(i), institution_code(i // 200 + k)) for i in range(999_998, 1_000_002)
+                     for k in (0, 1) if k == 0 or i % 10 == 0}
