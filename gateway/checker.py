@@ -41,7 +41,10 @@ class Policy:
                    frozenset(settings.emergency_med_types), settings.stale_after)
 
 
-@dataclass(slots=True)
+# LineResult and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
+# dataclass from its __dict__ in C, ~5x faster than a slots one (measured: 7 µs against 21-39 µs
+# for a 20-line answer); building one costs ~0.07 µs more.
+@dataclass
 class LineResult:
     line_id: str
     physician_code: str
@@ -53,7 +56,7 @@ class LineResult:
     would_reject: str | None
 
 
-@dataclass(slots=True)
+@dataclass
 class ClaimResult:
     claim_id: str
     decision: str
