@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter as Tally
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -11,6 +13,8 @@ if TYPE_CHECKING:
     from gateway.checker import ClaimResult
 
 __all__ = ["Metrics"]
+
+_DECISION_REASON = attrgetter("decision", "reason")
 
 
 class Metrics:
@@ -31,21 +35,23 @@ class Metrics:
                                       registry=self.registry)
         self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held", registry=self.registry)
         self.redis_up = Gauge("drgate_redis_up", "1 when the last Redis exchange succeeded", registry=self.registry)
-        self._pending: dict[tuple[str, str], int] = {}
+        self._pending: Tally[tuple[str, str]] = Tally()
+        self._claims: dict[str, Any] = {}  # the labelled child of each decision, looked up once
 
     def observe(self, result: ClaimResult, seconds: float) -> None:
-        # Counted in a dict and flushed on scrape: a labelled Counter.inc per line costs ~1 µs.
-        pending = self._pending
-        for line in result.lines:
-            key = (line.decision, line.reason)
-            pending[key] = pending.get(key, 0) + 1
-        self.claims.labels(result.decision).inc()
+        # Lines are counted by a collections.Counter fed in C (attrgetter, Counter.update) and flushed on
+        # scrape: a labelled Counter.inc per line costs ~1 µs, a Python loop ~0.4 µs a line.
+        self._pending.update(map(_DECISION_REASON, result.lines))
+        claims = self._claims.get(result.decision)
+        if claims is None:
+            claims = self._claims[result.decision] = self.claims.labels(result.decision)
+        claims.inc()
         self.latency.observe(seconds)
 
     def render(self, cache: SnapshotCache) -> bytes:
-        for (decision, reason), n in self._pending.items():
+        pending, self._pending = self._pending, Tally()
+        for (decision, reason), n in pending.items():
             self.lines.labels(decision, reason).inc(n)
-        self._pending.clear()
         self.cache_hits.set(cache.hits)
         self.cache_misses.set(cache.misses)
         self.redis_up.set(1 if cache.redis_ok else 0)
