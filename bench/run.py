@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         report += inprocess.measure()
         if args.scale:
             print("scale (1,000,000 physicians) …", flush=True)
-            report += scale.measure(args.redis_url, args.var)
+            report += scale.measure(args.var)
         report += ["", f"Preparation: {', '.join(f'{k} {v:.1f}' for k, v in timings.items())}."]
     finally:
         if not args.keep:

@@ -31,6 +31,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from cache.errors import LockLost, ShrinkRefused, SyncError, SyncLocked
+from cache.fullsync import PackedBuckets, build_buckets
 from cache.keys import (
     BUILD_TTL_SECONDS,
     GRACE_SECONDS,
@@ -52,8 +53,6 @@ __all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
 
 log = logging.getLogger(__name__)
 
-#: Physicians a full sync holds before writing them out: bounds its memory (~140 MiB at 1M).
-FULL_SYNC_CHUNK = 100_000
 
 # Compare-and-delete / compare-and-extend: only the owner token may release or renew the lock.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -194,35 +193,16 @@ class Syncer:
         nbuckets = bucket_count(expected)
         old = int(meta.get("generation", 0))
         generation = 0
-        written: set[str] = set()
+        written: list[str] = []
         if not dry_run:
             self._drop_generations(keep={old}, states=("building",))  # what killed syncs left, before building
             generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
             self._mark(generation, "building", nbuckets)
-        # Written in chunks while the store streams: memory stays bounded by the chunk, not the registry.
-        buckets: list[dict[str, bytes]] = [{} for _ in range(nbuckets)]
-        overflow: dict[str, bytes] = {}
-        count = in_agreement = 0
-        today = china_today()
         try:
-            for record in self._records(self.store.physician_facts()):
-                value = encode_physician(record)
-                if len(value) > LISTPACK_VALUE_MAX:
-                    overflow[record.code] = value
-                    value = OVERFLOW
-                buckets[bucket_of(record.code, nbuckets)][record.code] = value
-                count += 1
-                for a in record.agreements:
-                    if a.start <= today < a.end:
-                        in_agreement += 1
-                        break
-                if count % 4096 == 0:
-                    self._keep_lock()
-                    if self.progress and count % 49_152 == 0:
-                        self.progress(count)
-                if count % FULL_SYNC_CHUNK == 0 and not dry_run:
-                    written.update(self._write_generation(generation, buckets, overflow, {}))
-                    _clear(buckets, overflow)
+            # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).
+            buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress,
+                                    today=china_today(), between=self._keep_lock)
+            count, in_agreement = buckets.count, buckets.in_agreement
             institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
             if not allow_shrink:
                 self._guard(meta, "physicians", count)
@@ -231,8 +211,8 @@ class Syncer:
             if dry_run:
                 return SyncResult("full", old, version - 1, count, len(institutions), count,
                                   watermark, time.perf_counter() - started, True)
-            written.update(self._write_generation(generation, buckets, overflow, institutions))
-            self._check_written(sorted(written))
+            written = self._write_generation(generation, buckets, buckets.overflow, institutions)
+            self._check_written(written)
         except BaseException:
             if generation:  # the unpublished generation goes now, not at the next full sync
                 self._drop_generations(keep=set(), states=("building",), only=generation)
@@ -266,10 +246,11 @@ class Syncer:
             else:  # nothing to evaluate: the record is the agreements (the common case)
                 yield PhysicianRecord(f.code, f.agreements)
 
-    def _write_generation(self, generation: int, buckets: list[dict[str, bytes]], overflow: dict[str, bytes],
+    def _write_generation(self, generation: int, buckets: PackedBuckets, overflow: dict[str, bytes],
                           institutions: dict[str, bytes]) -> list[str]:
         """Write the generation's hashes, each with BUILD_TTL_SECONDS until the flip; the keys written."""
-        written: list[str] = []
+        written = buckets.write(self.redis, lambda b: self.keys.bucket(generation, b), ttl=BUILD_TTL_SECONDS,
+                                between=self._keep_lock)
         pipe = self.redis.pipeline(transaction=False)
 
         def put(key: str, mapping: dict[str, bytes]) -> None:
@@ -277,12 +258,6 @@ class Syncer:
             pipe.expire(key, BUILD_TTL_SECONDS)
             written.append(key)
 
-        for b, fields in enumerate(buckets):
-            if fields:
-                put(self.keys.bucket(generation, b), fields)
-            if b % 1024 == 1023:
-                pipe.execute()
-                self._keep_lock()
         if overflow:
             put(self.keys.overflow(generation), overflow)
         if institutions:
@@ -393,12 +368,6 @@ class Syncer:
                 self.redis.unlink(*keys[i : i + 1000])
             self.redis.hdel(self.keys.gens, gen_raw)
             log.info("removed generation %d (%s)", gen, state["state"])
-
-
-def _clear(buckets: list[dict[str, bytes]], overflow: dict[str, bytes]) -> None:
-    for fields in buckets:
-        fields.clear()
-    overflow.clear()
 
 
 def _gen_state(state: str, buckets: int) -> bytes:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from cache.reader import UNREAD, Snapshot
-from gateway.decision import EMERGENCY, PASS, REJECT, STALE, LineDecision, decide_line, decide_unverified
-from gateway.schemas import CLAIM, CheckRequest, ClaimIn, service_day
+from gateway.decision import PASS, REJECT
+from gateway.schemas import CLAIM, CheckRequest, ClaimIn, LineIn, service_day
 from gateway.settings import Settings
-from rules.model import iso
+from gateway.verdicts import Verdict, table_for, verdict
 from rules.profiles import Profile
 
 __all__ = ["ClaimResult", "LineResult", "Policy", "decide_claim"]
@@ -41,7 +41,10 @@ class Policy:
                    frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after)
 
 
-@dataclass(slots=True)
+# LineResult and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
+# dataclass from its __dict__ in C, ~5x faster than a slots one (measured: 7 µs against 21-39 µs
+# for a 20-line answer); building one costs ~0.07 µs more.
+@dataclass
 class LineResult:
     line_id: str
     physician_code: str
@@ -53,7 +56,7 @@ class LineResult:
     would_reject: str | None
 
 
-@dataclass(slots=True)
+@dataclass
 class ClaimResult:
     claim_id: str
     decision: str
@@ -82,52 +85,29 @@ def decide_claim(
     )
     claim_day = service_day(claim["service_date"])
     emergency_types = policy.emergency_med_types
-    claim_exempt = claim.get("emergency", False) or claim.get("rescue", False) or \
-        claim.get("med_type") in emergency_types
-    basis = policy.basis
-    enforce = policy.enforce
-    # Fast path (most lines): an institution without sanctions and a record with agreements only:
-    # the line is ok exactly when an agreement covers the day; the answer is a constant.
-    plain_site = institution is None or not institution.sanctions
-    get = records.get
+    claim_exempt = bool(claim.get("emergency", False) or claim.get("rescue", False)
+                        or claim.get("med_type") in emergency_types)
+    # A line's answer but for its line_id is memoised (gateway.verdicts): most lines repeat.
+    table = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale)
+    get, remembered = records.get, table.get
     lines: list[LineResult] = []
     append = lines.append
-    passed = rejected = 0
+    passed = 0
     for line in claim["lines"]:
         code = line["physician_code"]
-        line_date = line.get("service_date")
-        on = claim_day if line_date is None else service_day(line_date)
-        line_flag = line.get("emergency")
-        exempt = claim_exempt if line_flag is None else line_flag
-        if line.get("med_type") in emergency_types:
-            exempt = True
         record = get(code, UNREAD)
-        if plain_site and record is not UNREAD and record is not None and not record.sanctions \
-                and not record.credits:
-            covered = False
-            for a in record.agreements:
-                if a.start <= on < a.end and a.institution == institution_code:
-                    covered = True
-                    break
-            if covered:
-                flags = [EMERGENCY, STALE] if exempt and stale else [EMERGENCY] if exempt else \
-                    [STALE] if stale else []
-                append(LineResult(line["line_id"], code, PASS, "ok", None, None, flags, None))
-                passed += 1
-                continue
-        if record is UNREAD:
-            d: LineDecision = decide_unverified(policy.fail_open, exempt, basis)
+        if len(line) == 2:  # line_id and physician_code only: the claim's day and exemption
+            found = remembered(code)
+            if found is None or found[0] is not record:
+                found = verdict(table, code, record, institution, institution_code, claim_day, claim_exempt, stale,
+                                policy)
         else:
-            d = decide_line(record, institution, institution_code, on, exempt, basis)
-        decision, would_reject = d.decision, d.would_reject
-        if decision == REJECT and not enforce:  # shadow mode: answer pass, tell what would be
-            decision, would_reject = PASS, d.reason
-        flags = [*d.flags, STALE] if stale else list(d.flags)
-        if decision == PASS:
-            passed += 1
-        else:
-            rejected += 1
-        append(LineResult(line["line_id"], code, decision, d.reason, d.basis, iso(d.until), flags, would_reject))
+            found = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code, snapshot,
+                               policy, stale)
+        _, decision, reason, basis, until, flags, would_reject, ok = found
+        passed += ok
+        append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject))
+    rejected = len(lines) - passed
     overall = "partial" if passed and rejected else (PASS if passed else REJECT)
     return ClaimResult(
         claim_id=claim["claim_id"],
@@ -135,20 +115,41 @@ def decide_claim(
         decision_id=decision_id(),
         snapshot={"version": snapshot.version if snapshot else None,
                   "published_at": snapshot.published_at if snapshot else None},
-        enforced=enforce,
+        enforced=policy.enforce,
         lines=lines,
     )
 
 
+def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
+               institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> Verdict:
+    """A line with its own date, flag or med_type: a line's flag overrides the claim's, and its
+    med_type in the emergency codes exempts it (衢州 第十五条)."""
+    line_date = line.get("service_date")
+    on = claim_day if line_date is None else service_day(line_date)
+    line_flag = line.get("emergency")
+    exempt = bool(claim_exempt if line_flag is None else line_flag)
+    if line.get("med_type") in policy.emergency_med_types:
+        exempt = True
+    table = table_for(snapshot, policy, institution_code, on, exempt, stale)
+    found = table.get(code)
+    if found is None or found[0] is not record:
+        found = verdict(table, code, record, institution, institution_code, on, exempt, stale, policy)
+    return found
+
+
 def decision_id() -> str:
     """A unique id: 64 random bits per process, then a counter (uuid4 costs ~2 µs a claim)."""
-    pid = os.getpid()
-    if _ids[0] != pid:  # a new process (fork): new random bits
-        _ids[:] = [pid, secrets.token_hex(8), itertools.count()]
-    return f"{_ids[1]}{next(_ids[2]):016x}"
+    if _ids[0] is None:  # first call: draw the bits, and draw new ones in a forked child
+        _new_ids()
+        os.register_at_fork(after_in_child=_new_ids)
+    return f"{_ids[0]}{next(_ids[1]):016x}"
 
 
-_ids: list[Any] = [0, "", itertools.count()]
+def _new_ids() -> None:
+    _ids[:] = [secrets.token_hex(8), itertools.count()]
+
+
+_ids: list[Any] = [None, None]
 
 
 class Checker:

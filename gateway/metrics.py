@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter as Tally
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["Metrics", "write_sync_metrics"]
 
 _FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in multiprocess files
+
+_DECISION_REASON = attrgetter("decision", "reason")
 
 
 class Metrics:
@@ -73,17 +77,15 @@ class Metrics:
         self.auth_refused = Counter("drgate_auth_refused", "Requests refused for a missing or unknown API key",
                                     registry=r)
         self.decisions: DecisionLog | None = None  # set by the app when the decision log runs
-        self._pending: dict[tuple[str, str], int] = {}
+        self._pending: Tally[tuple[str, str]] = Tally()
         self._claims: dict[str, int] = {}
         self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
         self._next_flush = 0.0
 
     def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache | None = None) -> None:
-        # Counted in dicts: a labelled Counter.inc costs ~1 µs, per line that is the whole budget.
-        pending = self._pending
-        for line in result.lines:
-            key = (line.decision, line.reason)
-            pending[key] = pending.get(key, 0) + 1
+        # Lines are counted by a collections.Counter fed in C (attrgetter, Counter.update): a labelled
+        # Counter.inc per line costs ~1 µs, a Python loop ~0.4 µs a line.
+        self._pending.update(map(_DECISION_REASON, result.lines))
         self._claims[result.decision] = self._claims.get(result.decision, 0) + 1
         self.latency.observe(seconds)
         if cache is not None and self.multiprocess and time.monotonic() >= self._next_flush:
@@ -91,7 +93,7 @@ class Metrics:
 
     def flush(self, cache: SnapshotCache) -> None:
         """Move what the hot path counted into the Prometheus objects."""
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, Tally()
         for (decision, reason), n in pending.items():
             self.lines.labels(decision, reason).inc(n)
         claims, self._claims = self._claims, {}

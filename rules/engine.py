@@ -38,7 +38,10 @@ from rules.model import (
 from rules.profiles import Profile
 from rules.sanctions import computed_sanctions
 
-__all__ = ["Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "report_for_year", "terminations"]
+__all__ = [
+    "Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "physician_record", "report_for_year",
+    "terminations",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +75,27 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar 
     one (built on first use).
     """
     ledger = entries(profile, facts.violations)
+    record = _record(profile, facts, ledger, calendar)
+    sanctions = record.sanctions
+    years = sorted({e.year for e in ledger} | {date.fromordinal(s.start).year for s in sanctions})
+    return Evaluation(record=record, years=tuple(_report(profile, year, ledger, sanctions) for year in years))
+
+
+def physician_record(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar | None = None
+                     ) -> PhysicianRecord:
+    """``evaluate(...).record`` without the yearly reports: what the sync publishes."""
+    return _record(profile, facts, entries(profile, facts.violations), calendar)
+
+
+def _record(profile: Profile, facts: PhysicianFacts, ledger: tuple[Entry, ...],
+            calendar: WorkingCalendar | None) -> PhysicianRecord:
     sanctions = _explicit(profile, facts.sanctions) + computed_sanctions(profile, ledger)
     count = profile.bands.restoration_working_days
-    if count > 0:
+    if count > 0 and sanctions:
         filed = [day(r.filed_on) for r in facts.restorations]
         sanctions = restore_suspensions(sanctions, filed, count, calendar or china_calendar())
     sanctions = tuple(sorted(sanctions, key=lambda s: (s.start, s.ref)))
-    record = PhysicianRecord(
+    return PhysicianRecord(
         code=facts.code,
         agreements=clip_agreements(facts.agreements, sanctions),
         sanctions=sanctions,
@@ -88,8 +105,6 @@ def evaluate(profile: Profile, facts: PhysicianFacts, calendar: WorkingCalendar 
         ),
         points=tuple(sorted(_year_totals(ledger).items())),
     )
-    years = sorted({e.year for e in ledger} | {date.fromordinal(s.start).year for s in sanctions})
-    return Evaluation(record=record, years=tuple(_report(profile, year, ledger, sanctions) for year in years))
 
 
 def terminations(profile: Profile, facts: PhysicianFacts) -> tuple[Sanction, ...]:
