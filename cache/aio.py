@@ -72,7 +72,7 @@ class AsyncSnapshotReader:
     # -- following publications -------------------------------------------------------------
 
     async def refresh(self, event: bytes | None) -> None:
-        meta: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.meta)
+        meta: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
         if b"generation" not in meta:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
                 self._failed(NoSnapshot())
@@ -86,7 +86,7 @@ class AsyncSnapshotReader:
             institutions = await self.redis.hgetall(self.cache.keys.institutions(int(meta[b"generation"])))
         else:
             institutions = None
-        new = self.cache.build(meta, institutions or {})
+        new = self.cache.build(meta, institutions or {})  # type: ignore[arg-type]
         if institutions is None and snap is not None:
             new = replace(new, institutions=snap.institutions)
         # The changed records are read after their message: as new as it, or newer.
@@ -188,7 +188,7 @@ class AsyncSnapshotReader:
                 await asyncio.sleep(self.retry_interval)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     # -- lookups ---------------------------------------------------------------------------------
 

@@ -196,7 +196,7 @@ class Syncer:
         written: list[str] = []
         if not dry_run:
             self._drop_generations(keep={old}, states=("building",))  # what killed syncs left, before building
-            generation = int(self.redis.incr(self.keys.seq))  # type: ignore[arg-type]
+            generation = int(self.redis.incr(self.keys.seq))
             self._mark(generation, "building", nbuckets)
         try:
             # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).

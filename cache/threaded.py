@@ -72,7 +72,7 @@ class SnapshotReader:
 
     def _follow(self) -> None:
         while not self._stop.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self.cache.keys.events)
                 self.refresh(None)
