@@ -36,7 +36,8 @@ from rules.calendar import WorkingCalendar
 from rules.engine import physician_record
 from rules.model import OPEN_END, Agreement, PhysicianFacts
 from rules.profiles import Profile
-from rules.store import Store, agreements, physicians
+from rules.schema import agreements, physicians
+from rules.store import Store
 
 __all__ = ["PackedBuckets", "build_buckets"]
 

@@ -3,7 +3,7 @@
 The revisions live in ``rules/migrations/versions/`` and ship inside the package, so an installed
 ``drgate store init`` finds them.  ``upgrade`` brings a store to the newest revision; a store made
 by ``metadata.create_all`` before migrations existed is recognised and stamped as the first
-revision rather than created twice.  To change the schema, change ``rules.store``'s tables, then
+revision rather than created twice.  To change the schema, change ``rules.schema``'s tables, then
 
     python -m rules.migrate revision "what changed"
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from rules import store as schema
+from rules import schema
 from rules.store import Store
 
 __all__ = ["SEED_START", "expected_reason", "institution_code", "physician_code", "seed"]

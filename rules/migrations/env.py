@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from rules.store import metadata
+from rules.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
