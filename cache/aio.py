@@ -77,6 +77,8 @@ class AsyncSnapshotReader:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
                 self._failed(NoSnapshot())
             return
+        if not self.cache.redis_ok:
+            await self._drop_idle_connections()
         self._ok()
         reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
@@ -231,6 +233,20 @@ class AsyncSnapshotReader:
             for code in missing:
                 found.setdefault(code, UNREAD)
         return found
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pooled connections left idle across an outage before requests use Redis again.
+
+        They were opened to the Redis that went away; without retries each would fail one claim's
+        read and mark Redis down again, for a poll interval, on every one of them.  Connections in
+        use (the follower's, its subscription) stay."""
+        pool = getattr(self.redis, "connection_pool", None)
+        with contextlib.suppress(RedisError, OSError):
+            if pool is not None:
+                await pool.disconnect(inuse_connections=False)
+            else:  # a cluster client: a pool per node
+                for node in self.redis.get_nodes():  # type: ignore[attr-defined]
+                    await node.disconnect_free_connections()
 
     def _ok(self) -> None:
         if not self.cache.redis_ok:

@@ -55,6 +55,8 @@ class SnapshotReader:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
                 self._failed(NoSnapshot())
             return
+        if not self.cache.redis_ok:
+            self._drop_idle_connections()
         self._ok()
         with self._lock:
             reload_institutions, physicians = self.cache.plan_refresh(meta, event)
@@ -134,6 +136,17 @@ class SnapshotReader:
             for code in missing:
                 found.setdefault(code, UNREAD)
         return found
+
+    def _drop_idle_connections(self) -> None:
+        """Close the pooled connections left idle across an outage (see ``cache.aio``)."""
+        pool = getattr(self.redis, "connection_pool", None)
+        with contextlib.suppress(RedisError, OSError):
+            if pool is not None:
+                pool.disconnect(inuse_connections=False)
+            else:  # a cluster client: a pool per node
+                for node in self.redis.get_nodes():  # type: ignore[attr-defined]
+                    if node.redis_connection is not None:
+                        node.redis_connection.connection_pool.disconnect(inuse_connections=False)
 
     def _ok(self) -> None:
         if not self.cache.redis_ok:

@@ -155,9 +155,10 @@ _ids: list[Any] = [None, None]
 class Checker:
     """In-process checks for a Python settlement service: no HTTP, records cached in this process."""
 
-    def __init__(self, reader: Any, policy: Policy) -> None:
+    def __init__(self, reader: Any, policy: Policy, *, owns_client: bool = False) -> None:
         self.reader = reader  # cache.threaded.SnapshotReader
         self.policy = policy
+        self._owns_client = owns_client  # close the reader's Redis client on close()
 
     @classmethod
     def connect(cls, settings: Settings) -> Checker:
@@ -170,10 +171,12 @@ class Checker:
         reader = SnapshotReader(sync_redis(settings), SnapshotCache(Keys(settings.redis_prefix), settings.cache_size),
                                 poll_interval=settings.poll_interval)
         reader.start()
-        return cls(reader, Policy.from_settings(settings, load_profile(settings.profile)))
+        return cls(reader, Policy.from_settings(settings, load_profile(settings.profile)), owns_client=True)
 
     def close(self) -> None:
         self.reader.stop()
+        if self._owns_client:
+            self.reader.redis.close()
 
     def check(self, claim: CheckRequest | Mapping[str, Any]) -> ClaimResult:
         """Decide a claim (a ``CheckRequest`` or a dict of the HTTP body's shape)."""
