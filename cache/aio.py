@@ -23,6 +23,7 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -193,6 +194,18 @@ class AsyncSnapshotReader:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     # -- lookups ---------------------------------------------------------------------------------
+
+    async def records_for(self, codes: list[str]) -> tuple[Mapping[str, Any], Any]:
+        """What a claim's lines are decided from: a mapping and the value of a code absent from it.
+
+        With the whole snapshot held, the cache's own mapping, absent meaning not in the registry
+        (None): no per-claim copy.  The caller must decide before its next ``await`` (the event
+        loop installs changes between awaits only).  Else ``get_many``'s answer, absent UNREAD."""
+        cache = self.cache
+        if cache.complete:
+            cache.hits += len(codes)
+            return cache.records, None
+        return await self.get_many(codes), UNREAD
 
     async def get_many(self, codes: list[str]) -> dict[str, Any]:
         """Record (or None: not in the registry, or UNREAD) of each code."""

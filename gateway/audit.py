@@ -1,9 +1,9 @@
 """The decision log: every claim's decision, appended to a Redis Stream off the hot path.
 
 A request only appends its result to an in-memory list (~0.1 µs); a background task writes
-the list every ``flush_interval`` seconds, or sooner when ``batch`` entries wait: pipelined
-``XADD``s and one ``XTRIM MAXLEN ~ maxlen`` (retention: the newest ``maxlen`` entries, trimmed
-approximately).
+the list every ``flush_interval`` seconds, or sooner when ``batch`` entries wait: one script call
+a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen`` (retention: the newest
+``maxlen`` entries, trimmed approximately).
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
 entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Delivery is
 at least once: a batch cut off at shutdown may be written twice; ``id`` tells them apart.
@@ -40,10 +40,21 @@ __all__ = ["DecisionLog"]
 
 log = logging.getLogger(__name__)
 
+#: A batch in one command: XADD each entry, then trim.  One XADD per entry through redis-py's
+#: pipeline cost ~15 µs of the event loop a claim (command objects, packing, a reply parsed each),
+#: a fifth of a 20-line claim's time; an argument of one command costs well under 1 µs.
+_APPEND = """
+for i = 2, #ARGV do
+    redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+return #ARGV - 1
+"""
+
 
 class DecisionLog:
     def __init__(self, client: aioredis.Redis, key: str, *, maxlen: int, flush_interval: float = 0.1,
-                 batch: int = 1000, buffer: int = 200_000) -> None:
+                 batch: int = 500, buffer: int = 200_000) -> None:
         self.redis = client
         self.key = key
         self.maxlen = maxlen
@@ -52,23 +63,28 @@ class DecisionLog:
         self.buffer = buffer
         self.written = 0
         self.dropped = 0
-        self._pending: list[tuple[float, ClaimResult]] = []
+        self._pending: list[bytes] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
         self._stopping = False
+        self._append = client.register_script(_APPEND)
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
     def append(self, result: ClaimResult) -> None:
-        """Hot path: keep the result for the writer; never waits, never raises."""
+        """Hot path: keep the entry for the writer; never waits, never raises.
+
+        The entry is serialised here (~2 µs for 20 lines), not by the writer: bytes are outside
+        the cyclic GC, where a held result and its lines, ~25 objects a claim, made the young
+        collections promote and walk thousands of them (~20 µs a 20-line claim, measured)."""
         pending = self._pending
         if len(pending) >= self.buffer:
             self.dropped += 1
             return
-        pending.append((time.time(), result))
+        pending.append(_entry(time.time(), result))
         if len(pending) == self.batch:
             self._wake.set()
 
@@ -104,11 +120,7 @@ class DecisionLog:
         while self._pending:
             chunk = self._pending[: self.batch]
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for at, result in chunk:
-                        pipe.xadd(self.key, {"d": _entry(at, result)})
-                    pipe.xtrim(self.key, maxlen=self.maxlen, approximate=True)
-                    await pipe.execute()
+                await self._append(keys=[self.key], args=[self.maxlen, *chunk])
             except (RedisError, OSError) as exc:
                 if not self._failing:
                     log.warning("decision log: redis unavailable (%s); %d entries wait in memory",

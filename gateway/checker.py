@@ -74,8 +74,10 @@ def decide_claim(
     *,
     redis_ok: bool = True,
     now: float | None = None,
+    absent: Any = UNREAD,
 ) -> ClaimResult:
-    """Decide every line; ``records`` maps each physician code to its record, None or UNREAD."""
+    """Decide every line; ``records`` maps each physician code to its record, None (not in the
+    registry) or UNREAD; a code it lacks is ``absent`` (None when ``records`` is the whole snapshot)."""
     if isinstance(claim, CheckRequest):
         claim = cast(ClaimIn, claim.model_dump())
     institution_code = claim["institution_code"]
@@ -95,7 +97,7 @@ def decide_claim(
     passed = 0
     for line in claim["lines"]:
         code = line["physician_code"]
-        record = get(code, UNREAD)
+        record = get(code, absent)
         if len(line) == 2:  # line_id and physician_code only: the claim's day and exemption
             found = remembered(code)
             if found is None or found[0] is not record:

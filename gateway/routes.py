@@ -77,20 +77,27 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
     responses={413: {"description": "Body over 1 MiB"}, 422: {"description": "Malformed input; names the field"}},
 )
 async def check_claim(request: Request) -> Response:
-    state: GatewayState = request.app.state.gateway
+    """Documents the check in OpenAPI, and answers it when ``gateway.hotpath`` is not in front
+    (mounted under another path); the same ``answer_check`` either way."""
     started = time.perf_counter()
     body = await read_body(request)
+    status, payload = await answer_check(request.app.state.gateway, body, started)
+    return Response(payload, status_code=status, media_type="application/json")
+
+
+async def answer_check(state: GatewayState, body: bytes | None, started: float) -> tuple[int, bytes]:
+    """Status and JSON body of a claim check: 413 for None (over 1 MiB), 422 naming the field, or 200."""
     if body is None:
-        return _problem(413, "request body over 1 MiB")
+        return 413, orjson.dumps({"detail": "request body over 1 MiB"})
     try:
         claim = parse_claim(body)
     except ValidationError as exc:
-        return _problem(422, validation_detail(exc))
-    records = await state.reader.get_many([line["physician_code"] for line in claim["lines"]])
-    cache = state.cache
-    result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok)
+        return 422, orjson.dumps({"detail": validation_detail(exc)})
+    records, absent = await state.reader.records_for([line["physician_code"] for line in claim["lines"]])
+    cache = state.cache  # no await from here to the decision: records are the snapshot as of now
+    result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok, absent=absent)
     state.observe(result, time.perf_counter() - started)
-    return Response(orjson.dumps(result), media_type="application/json")
+    return 200, orjson.dumps(result)
 
 
 @router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state",
