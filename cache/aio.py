@@ -76,11 +76,11 @@ class AsyncSnapshotReader:
         meta: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
         if b"generation" not in meta:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
-                self._failed(NoSnapshot())
+                self.cache.mark_failed(NoSnapshot())
             return
         if not self.cache.redis_ok:
             await self._drop_idle_connections()
-        self._ok()
+        self.cache.mark_ok()
         reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
             return
@@ -150,7 +150,7 @@ class AsyncSnapshotReader:
                         cache.absorb(snap, epoch, overflow, raws, {})
                         break
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self.cache.mark_failed(exc)
             log.warning("preload of generation %d stopped (%s); misses are fetched per claim",
                         snap.generation, type(exc).__name__)
             return
@@ -183,11 +183,11 @@ class AsyncSnapshotReader:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                self._failed(exc)
+                self.cache.mark_failed(exc)
                 await asyncio.sleep(self.retry_interval)
             except Exception:  # a corrupt meta or message must not end the follower: log it, go on
                 log.exception("snapshot follower failed; retrying")
-                self._failed(CacheError("follower failed"))
+                self.cache.mark_failed(CacheError("follower failed"))
                 await asyncio.sleep(self.retry_interval)
             finally:
                 with contextlib.suppress(Exception):
@@ -231,7 +231,7 @@ class AsyncSnapshotReader:
                     if found.get(code) is None:
                         found[code] = UNREAD
                 if live is None:
-                    self._failed(NoSnapshot())
+                    self.cache.mark_failed(NoSnapshot())
                 return found
             overflow = cache.absorb(snap, epoch, missing, raws, found)
             if overflow:
@@ -242,7 +242,7 @@ class AsyncSnapshotReader:
             for code in missing:
                 found.setdefault(code, UNREAD)
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self.cache.mark_failed(exc)
             for code in missing:
                 found.setdefault(code, UNREAD)
         return found
@@ -260,16 +260,3 @@ class AsyncSnapshotReader:
             else:  # a cluster client: a pool per node
                 for node in self.redis.get_nodes():  # type: ignore[attr-defined]
                     await node.disconnect_free_connections()
-
-    def _ok(self) -> None:
-        if not self.cache.redis_ok:
-            log.info("redis reachable")
-        self.cache.redis_ok = True
-        self.cache.last_ok = time.monotonic()
-
-    def _failed(self, exc: BaseException) -> None:
-        self.cache.redis_errors += 1
-        if self.cache.redis_ok:
-            log.warning("redis unreachable or without a snapshot (%s); answering from the snapshot held",
-                        type(exc).__name__)
-        self.cache.redis_ok = False

@@ -87,6 +87,23 @@ class SnapshotCache:
         self.redis_ok = False
         self.last_ok = 0.0  # monotonic time of the last successful Redis exchange
 
+    # -- Redis's health, as the readers see it ------------------------------------------------
+
+    def mark_ok(self) -> None:
+        """A Redis exchange succeeded: reads may go to Redis again."""
+        if not self.redis_ok:
+            log.info("redis reachable")
+        self.redis_ok = True
+        self.last_ok = time.monotonic()
+
+    def mark_failed(self, exc: BaseException) -> None:
+        """A Redis exchange failed (or found no snapshot): answer from what is held, probe in the follower."""
+        self.redis_errors += 1
+        if self.redis_ok:
+            log.warning("redis unreachable or without a snapshot (%s); answering from the snapshot held",
+                        type(exc).__name__)
+        self.redis_ok = False
+
     # -- building a snapshot from what Redis returned -----------------------------------------
 
     def build(self, meta: dict[bytes, bytes], institutions: dict[bytes, bytes]) -> Snapshot:

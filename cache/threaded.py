@@ -40,7 +40,7 @@ class SnapshotReader:
         try:
             self.refresh(None)
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self.cache.mark_failed(exc)
         self._thread = threading.Thread(target=self._follow, name="drgate-snapshot-follower", daemon=True)
         self._thread.start()
 
@@ -53,11 +53,11 @@ class SnapshotReader:
         meta: dict[bytes, bytes] = self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
         if b"generation" not in meta:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
-                self._failed(NoSnapshot())
+                self.cache.mark_failed(NoSnapshot())
             return
         if not self.cache.redis_ok:
             self._drop_idle_connections()
-        self._ok()
+        self.cache.mark_ok()
         with self._lock:
             reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
@@ -87,11 +87,11 @@ class SnapshotReader:
                         self.refresh(None)
                         next_poll = time.monotonic() + self.poll_interval
             except (RedisError, OSError) as exc:
-                self._failed(exc)
+                self.cache.mark_failed(exc)
                 self._stop.wait(self.retry_interval)
             except Exception:  # a corrupt meta or message must not end the follower: log it, go on
                 log.exception("snapshot follower failed; retrying")
-                self._failed(CacheError("follower failed"))
+                self.cache.mark_failed(CacheError("follower failed"))
                 self._stop.wait(self.retry_interval)
             finally:
                 with contextlib.suppress(RedisError, OSError):
@@ -119,7 +119,7 @@ class SnapshotReader:
                     if found.get(code) is None:
                         found[code] = UNREAD
                 if live is None:
-                    self._failed(NoSnapshot())
+                    self.cache.mark_failed(NoSnapshot())
                 return found
             with self._lock:
                 overflow = cache.absorb(snap, epoch, missing, raws, found)
@@ -132,7 +132,7 @@ class SnapshotReader:
             for code in missing:
                 found.setdefault(code, UNREAD)
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self.cache.mark_failed(exc)
             for code in missing:
                 found.setdefault(code, UNREAD)
         return found
@@ -147,16 +147,3 @@ class SnapshotReader:
                 for node in self.redis.get_nodes():  # type: ignore[attr-defined]
                     if node.redis_connection is not None:
                         node.redis_connection.connection_pool.disconnect(inuse_connections=False)
-
-    def _ok(self) -> None:
-        if not self.cache.redis_ok:
-            log.info("redis reachable")
-        self.cache.redis_ok = True
-        self.cache.last_ok = time.monotonic()
-
-    def _failed(self, exc: BaseException) -> None:
-        self.cache.redis_errors += 1
-        if self.cache.redis_ok:
-            log.warning("redis unreachable or without a snapshot (%s); answering from the snapshot held",
-                        type(exc).__name__)
-        self.cache.redis_ok = False

@@ -3,7 +3,6 @@ the FastAPI route it stands in for, which still answers the check under any othe
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ def fix_api(settings: Settings, tmp_path: Path, redis: redis.Redis) -> Iterator[
         yield client
 
 
-def call(app: GatewayApp, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None,
+def call(api: TestClient, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None,
          method: str = "POST") -> list[dict[str, Any]]:
-    """One request straight through ASGI, the body in the given messages: what was sent back."""
+    """One request straight through ASGI, the body in the given messages: what was sent back.
+    Run on the test client's event loop, where the gateway's Redis client and tasks live."""
     sent: list[dict[str, Any]] = []
     queue = list(messages)
 
@@ -43,7 +43,8 @@ def call(app: GatewayApp, messages: list[dict[str, Any]], headers: list[tuple[by
              "scheme": "http", "path": CHECK_PATH, "raw_path": CHECK_PATH.encode(), "query_string": b"",
              "root_path": "", "headers": headers or [(b"content-type", b"application/json")],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
-    asyncio.run(app(scope, receive, send))
+    assert api.portal is not None
+    api.portal.call(api.app, scope, receive, send)
     return sent
 
 
@@ -72,7 +73,7 @@ def test_other_methods_go_to_fastapi(api: TestClient) -> None:
 def test_a_body_in_several_messages_is_put_together(api: TestClient) -> None:
     body = orjson.dumps(claim(*DEMO))
     parts = [body[:10], body[10:50], body[50:]]
-    sent = call(api.app, [{"type": "http.request", "body": p, "more_body": i < 2}  # type: ignore[arg-type]
+    sent = call(api, [{"type": "http.request", "body": p, "more_body": i < 2}
                           for i, p in enumerate(parts)])
     assert sent[0]["status"] == 200
     assert len(orjson.loads(sent[1]["body"])["lines"]) == len(DEMO)
@@ -81,18 +82,18 @@ def test_a_body_in_several_messages_is_put_together(api: TestClient) -> None:
 def test_a_streamed_body_over_the_limit_answers_413_without_a_length(api: TestClient) -> None:
     chunk = b" " * (256 * 1024)
     messages = [{"type": "http.request", "body": chunk, "more_body": True} for _ in range(MAX_BODY // len(chunk) + 1)]
-    sent = call(api.app, messages)  # type: ignore[arg-type]
+    sent = call(api, messages)
     assert sent[0]["status"] == 413
 
 
 def test_a_declared_length_over_the_limit_answers_413_before_reading(api: TestClient) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(MAX_BODY + 1).encode())]
-    sent = call(api.app, [], headers)  # type: ignore[arg-type]  # receive() is never needed
+    sent = call(api, [], headers)  # receive() is never needed
     assert sent[0]["status"] == 413
 
 
 def test_a_client_gone_mid_body_gets_no_answer_and_breaks_nothing(api: TestClient) -> None:
-    sent = call(api.app, [{"type": "http.request", "body": b'{"claim_id"', "more_body": True}])  # type: ignore[arg-type]
+    sent = call(api, [{"type": "http.request", "body": b'{"claim_id"', "more_body": True}])
     assert sent == []
     assert api.post(CHECK_PATH, json=claim(*DEMO)).status_code == 200
 
