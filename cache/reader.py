@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from cache.errors import CorruptRecord
+from cache.errors import CorruptRecord, NoSnapshot
 from cache.keys import OVERFLOW, Keys, bucket_of
 from cache.layout import decode_institution, decode_physician
 from rules.model import Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
@@ -239,6 +239,29 @@ class SnapshotCache:
                 log.error("record of physician %s does not decode; its lines are unverified", code)
                 found[code] = UNREAD
         return overflow
+
+    def absorb_stale(self, snapshot: Snapshot, codes: list[str], raws: list[Any], found: dict[str, Any],
+                     live: Any) -> dict[str, Any]:
+        """Replies read while ``meta`` named another generation (``live``), or none: keep what they
+        hold, but their nils say nothing about the registry, so those lines are UNREAD."""
+        self.absorb(snapshot, -1, codes, raws, found)
+        for code in codes:
+            if found.get(code) is None:
+                found[code] = UNREAD
+        if live is None:
+            self.mark_failed(NoSnapshot())
+        return found
+
+    def unread(self, codes: list[str], found: dict[str, Any], exc: BaseException, *, refused: bool) -> dict[str, Any]:
+        """A claim's fetch failed: its missing lines are UNREAD.  ``refused``: Redis answered with an
+        error (a key of the wrong type) and is fine; else it is unreachable."""
+        if refused:
+            log.error("snapshot read refused by redis (%s); lines unverified", exc)
+        else:
+            self.mark_failed(exc)
+        for code in codes:
+            found.setdefault(code, UNREAD)
+        return found
 
     def plan_refresh(self, meta: dict[bytes, bytes], event: bytes | None) -> tuple[bool, list[str] | None]:
         """What a new ``meta`` calls for: (reload institutions?, physicians to drop, None = all).

@@ -114,27 +114,17 @@ class SnapshotReader:
                 *raws, live = pipe.execute(raise_on_error=False)
             if live != snap.generation_tag:  # moved on, or gone: nils say nothing about the registry
                 with self._lock:
-                    cache.absorb(snap, -1, missing, raws, found)
-                for code in missing:
-                    if found.get(code) is None:
-                        found[code] = UNREAD
-                if live is None:
-                    self.cache.mark_failed(NoSnapshot())
-                return found
+                    return cache.absorb_stale(snap, missing, raws, found, live)
             with self._lock:
                 overflow = cache.absorb(snap, epoch, missing, raws, found)
             if overflow:
                 raws = self.redis.hmget(snap.overflow_key, overflow)
                 with self._lock:
                     cache.absorb(snap, epoch, overflow, raws, found)
-        except ResponseError as exc:  # a key of the wrong type: those lines unverified, Redis is fine
-            log.error("snapshot read refused by redis (%s); lines unverified", exc)
-            for code in missing:
-                found.setdefault(code, UNREAD)
+        except ResponseError as exc:
+            return cache.unread(missing, found, exc, refused=True)
         except (RedisError, OSError) as exc:
-            self.cache.mark_failed(exc)
-            for code in missing:
-                found.setdefault(code, UNREAD)
+            return cache.unread(missing, found, exc, refused=False)
         return found
 
     def _drop_idle_connections(self) -> None:
