@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,12 +34,6 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-#: The worker's cyclic GC: young generations as CPython's default, full collections 100 times rarer.
-#: Its long-lived heap is records and memoised answers (``gateway.verdicts``), which hold no cycles;
-#: a full collection walks them all to free nothing.  With CPython's default (700, 10, 10) that was
-#: half of a worker's time at 20-line claims, and its p99 (``bench/``: 127 against 63 µs a claim).
-GC_THRESHOLDS = (700, 10, 1000)
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -48,8 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thresholds = gc.get_threshold()
-        gc.set_threshold(*GC_THRESHOLDS)
         client = async_redis(settings)
         cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
@@ -72,7 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await decisions.stop()
             await reader.stop()
             await close_async_redis(client)
-            gc.set_threshold(*thresholds)
 
     app = GatewayApp(
         title="drgate",

@@ -1,9 +1,9 @@
 """The decision log: every claim's decision, appended to a Redis Stream off the hot path.
 
-A request only appends its result to an in-memory list (~0.1 µs); a background task writes
-the list every ``flush_interval`` seconds, or sooner when ``batch`` entries wait: one script call
-a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen`` (retention: the newest
-``maxlen`` entries, trimmed approximately).
+A request only appends its serialised entry to an in-memory list (~2 µs for 20 lines); a
+background task writes the list every ``flush_interval`` seconds, or sooner when ``batch`` entries
+wait: one script call a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen``
+(retention: the newest ``maxlen`` entries, trimmed approximately).
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
 entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Delivery is
 at least once: a batch cut off at shutdown may be written twice; ``id`` tells them apart.
@@ -41,8 +41,8 @@ __all__ = ["DecisionLog"]
 log = logging.getLogger(__name__)
 
 #: A batch in one command: XADD each entry, then trim.  One XADD per entry through redis-py's
-#: pipeline cost ~15 µs of the event loop a claim (command objects, packing, a reply parsed each),
-#: a fifth of a 20-line claim's time; an argument of one command costs well under 1 µs.
+#: pipeline (a command object, packing and a parsed reply each, on the requests' event loop) held
+#: drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no decision log at all.
 _APPEND = """
 for i = 2, #ARGV do
     redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])

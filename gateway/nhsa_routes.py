@@ -43,7 +43,7 @@ async def _check(request: Request, infno: str) -> Response:
     received = datetime.now(CHINA)
     started = time.perf_counter()
     state: GatewayState = request.app.state.gateway
-    body = await read_body(request, MAX_BODY)
+    body = await read_body(request.scope, request.receive, MAX_BODY)
     if body is None:
         return _json(failure("request body over 4 MiB; send at most 1000 feedetail lines", received), 413)
     try:

@@ -15,6 +15,8 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope
 
 from cache.reader import UNREAD
 from gateway.checker import decide_claim
@@ -22,11 +24,12 @@ from gateway.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_cla
 from gateway.state import GatewayState
 from gateway.status import CHINA, explain
 
-__all__ = ["router"]
+__all__ = ["CHECK_PATH", "MAX_BODY", "answer_check", "read_body", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+CHECK_PATH = "/v1/claims/check"
 MAX_BODY = 1 << 20  # 1 MiB: 1000 lines of a claim fit in well under 200 KiB
 
 _REASON_DOC = """Reasons (first that applies): `institution_suspended` (衢州 第十四条), `unknown_physician`
@@ -52,23 +55,32 @@ def validation_detail(exc: ValidationError, root: str = "body") -> list[dict[str
     ]
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The body, or None when it passes ``limit`` bytes (→ 413)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The body read from the ASGI messages, or None when it passes ``limit`` bytes (→ 413),
+    declared or streamed; ``ClientDisconnect`` if the client leaves first.  The hot path calls it
+    with its own messages, FastAPI's routes with ``request.scope, request.receive``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if value.isdigit() and int(value) > limit:
+                return None  # refused before reading a byte of it
+            break
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
+        if not message.get("more_body", False):
+            return b"".join((*chunks, chunk)) if chunks else chunk  # the common case: one message
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(
-    "/v1/claims/check",
+    CHECK_PATH,
     response_model=CheckResponse,
     summary="Check every line of a claim",
     description=_REASON_DOC,
@@ -80,7 +92,7 @@ async def check_claim(request: Request) -> Response:
     """Documents the check in OpenAPI, and answers it when ``gateway.hotpath`` is not in front
     (mounted under another path); the same ``answer_check`` either way."""
     started = time.perf_counter()
-    body = await read_body(request)
+    body = await read_body(request.scope, request.receive)
     status, payload = await answer_check(request.app.state.gateway, body, started)
     return Response(payload, status_code=status, media_type="application/json")
 

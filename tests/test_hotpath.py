@@ -13,8 +13,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from gateway.demo import DEMO
-from gateway.hotpath import CHECK_PATH, GatewayApp
-from gateway.routes import MAX_BODY
+from gateway.hotpath import GatewayApp
+from gateway.routes import CHECK_PATH, MAX_BODY
 from gateway.settings import Settings
 from tests.test_api import claim, client_for, publish_demo
 
