@@ -6,7 +6,7 @@
     └── SyncError         a sync did not publish; ``exit_code`` is what `drgate sync` exits with
         ├── LockLost      the lock expired or was taken mid-sync (exit 1)
         ├── SyncLocked    another sync holds the lock (exit 3)
-        └── ShrinkRefused the snapshot would shrink past the guard (exit 4)
+        └── ShrinkRefused the snapshot would lose content past the guard (exit 4)
 """
 
 from __future__ import annotations
@@ -46,11 +46,16 @@ class LockLost(SyncError):
 
 
 class ShrinkRefused(SyncError):
+    """``fallen``: (published, new, what) of every count that fell past the share; the first is
+    also ``current``, ``new``, ``what``."""
+
     exit_code = 4
 
-    def __init__(self, current: int, new: int, max_share: float, what: str = "physicians") -> None:
-        self.current, self.new, self.max_share, self.what = current, new, max_share, what
+    def __init__(self, fallen: list[tuple[int, int, str]], max_share: float) -> None:
+        self.fallen, self.max_share = fallen, max_share
+        self.current, self.new, self.what = fallen[0]
+        drops = "; ".join(f"{what} from {current} to {new}" for current, new, what in fallen)
         super().__init__(
-            f"the new snapshot has {new} {what}, {current - new} fewer than the {current} published "
-            f"(more than {max_share:.0%}); nothing published. Check the store, or pass --allow-shrink"
+            f"the new snapshot would drop more than {max_share:.0%} of the published one: {drops}; "
+            "nothing published. Check the store, or pass --allow-shrink"
         )

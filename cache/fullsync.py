@@ -11,7 +11,9 @@ At 1,000,000 physicians the per-physician path (a ``PhysicianFacts``, an engine 
 - any other physician's record depends only on the agreements (and credits, if any), and most
   share a shape (one open-ended agreement at an institution from a common day): the encoded
   bytes are memoised per shape, so the common physician costs a dict lookup;
-- the buckets are built as ready-to-send HSET commands (``PackedBuckets``).
+- the buckets are built as ready-to-send HSET commands (``PackedBuckets``);
+- the shrink guard's counts (``cache.tally``) come from the same records: a shape's steps once,
+  then a counter of the physicians that share it.
 
 The bytes are exactly ``encode_physician`` of the engine's record: ``tests/test_fullsync.py``
 compares the two paths physician by physician, on SQLite and PostgreSQL.
@@ -32,6 +34,7 @@ import sqlalchemy as sa
 
 from cache.keys import LISTPACK_VALUE_MAX, OVERFLOW
 from cache.layout import encode_physician
+from cache.tally import Step, Tally, physician_steps
 from rules.calendar import WorkingCalendar
 from rules.engine import physician_record
 from rules.model import OPEN_END, Agreement, PhysicianFacts
@@ -58,13 +61,13 @@ class PackedBuckets:
     per-argument packing of the same commands cost ~1.6 s at 1,000,000.
     """
 
-    __slots__ = ("parts", "overflow", "count", "in_agreement")
+    __slots__ = ("parts", "overflow", "count", "tally")
 
     def __init__(self, nbuckets: int) -> None:
         self.parts: list[list[bytes]] = [[] for _ in range(nbuckets)]
         self.overflow: dict[str, bytes] = {}  # records over LISTPACK_VALUE_MAX, by code
         self.count = 0
-        self.in_agreement = 0  # physicians with an agreement in force on the sync's day (the shrink guard)
+        self.tally = Tally()  # the shrink guard's counts
 
     def fields(self, bucket: int) -> dict[str, bytes]:
         """The bucket's fields decoded back (tests, diagnostics)."""
@@ -125,7 +128,7 @@ class PackedBuckets:
 
 
 def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | None, nbuckets: int,
-                  progress: Callable[[int], None] | None = None, *, today: int = 0,
+                  progress: Callable[[int], None] | None = None, *,
                   between: Callable[[], None] | None = None) -> PackedBuckets:
     """Every physician's record, by bucket, ready to write (one loop: ~2 µs a physician)."""
     packed = PackedBuckets(nbuckets)
@@ -136,8 +139,11 @@ def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | No
     framed_overflow = _frame(OVERFLOW)
     headers = [b"$%d\r\n" % n for n in range(256)]  # codes are 1-30 characters
     days = _Days()
-    shapes: dict[Any, tuple[bytes, bytes, bool]] = {}
-    count = in_agreement = 0
+    shapes: dict[Any, tuple[bytes, bytes, int]] = {}  # shape -> (record, framed record, index in steps)
+    steps: list[tuple[Step, ...]] = []  # a shape's tally steps (or one physician's, past SHAPES_MAX) ...
+    uses: list[int] = []  # ... and how many physicians have them
+    tally = packed.tally
+    count = 0
     with store.engine.connect() as conn:
         sparse = store.sparse_facts(conn)
         credits = sparse["credits"]
@@ -150,7 +156,7 @@ def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | No
                 record = physician_record(profile, _facts(code, days.agreements(rows), sparse), calendar)
                 value = encode_physician(record)
                 framed = _frame(value)
-                active = _in_force(record.agreements, today)
+                tally.add(physician_steps(record))
             else:
                 # The shape: the rows without the code (one agreement: a 3-tuple, the common case).
                 shape = rows[0][1:] if len(rows) == 1 else tuple(r[1:] for r in rows)
@@ -160,27 +166,27 @@ def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | No
                 if known is None:
                     record = physician_record(profile, _facts(code, days.agreements(rows), sparse), calendar)
                     value = encode_physician(record)
-                    known = (value, _frame(value), _in_force(record.agreements, today))
+                    known = (value, _frame(value), len(steps))
+                    steps.append(physician_steps(record))
+                    uses.append(0)
                     if len(shapes) < SHAPES_MAX:
                         shapes[shape] = known
-                value, framed, active = known
+                value, framed, index = known
+                uses[index] += 1
             if len(value) > LISTPACK_VALUE_MAX:
                 overflow[code] = value
                 framed = framed_overflow
             name = code.encode()
             parts[crc32(name) & mask] += (headers[len(name)], name, framed)
             count += 1
-            in_agreement += active
             if count % 4096 == 0 and between is not None:
                 between()
             if progress is not None and count % 100_000 == 0:
                 progress(count)
-    packed.count, packed.in_agreement = count, in_agreement
+    for shape_steps, n in zip(steps, uses, strict=True):
+        tally.add(shape_steps, n)
+    packed.count = count
     return packed
-
-
-def _in_force(agreements_: tuple[Agreement, ...], today: int) -> bool:
-    return any(a.start <= today < a.end for a in agreements_)
 
 
 def _facts(code: str, agreements_: tuple[Agreement, ...], sparse: dict[str, dict[str, list[Any]]]) -> PhysicianFacts:

@@ -15,6 +15,7 @@ Layout (``P`` = ``{drgate}`` by default):
                              Small hashes stay listpack-encoded: ~40 bytes a physician.
     P:g<N>:px         hash   records longer than LISTPACK_VALUE_MAX (bucket holds OVERFLOW)
     P:g<N>:i          hash   institution code -> record
+    P:g<N>:t          hash   the shrink guard's counts as step functions of the day (cache/tally.py)
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
     P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
@@ -98,5 +99,9 @@ class Keys:
     def institutions(self, generation: int) -> str:
         return f"{self.tag}:g{generation}:i"
 
+    def tally(self, generation: int) -> str:
+        return f"{self.tag}:g{generation}:t"
+
     def generation_keys(self, generation: int, buckets: int) -> list[str]:
-        return [*self.buckets(generation, buckets), self.overflow(generation), self.institutions(generation)]
+        return [*self.buckets(generation, buckets), self.overflow(generation), self.institutions(generation),
+                self.tally(generation)]

@@ -5,8 +5,9 @@ killed sync leaks nothing for long), then flips ``meta`` to it in one MULTI/EXEC
 PERSISTs its keys and applies only while the sync still owns the lock: a reader sees the old
 snapshot or the new one, never a mix and never nothing.  The old generation expires after
 ``GRACE_SECONDS``; generations left by a killed sync, and any older snapshot, are removed by the
-next one.  The shrink guard refuses a snapshot with markedly fewer physicians, or fewer with an
-agreement in force today, than the published one (a truncated export).
+next one.  The shrink guard (``cache.guard``) refuses a snapshot that would lose markedly more of
+the published one's content (physicians, agreements, sanctions, credit D, institution sanctions,
+physicians rejected today) than ``max_shrink``: a truncated or emptied export.
 
 An incremental sync rewrites only the physicians and institutions
 changed since the published watermark, in one transaction, and names them in the invalidation
@@ -19,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -30,8 +31,9 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from cache.errors import LockLost, ShrinkRefused, SyncError, SyncLocked
+from cache.errors import LockLost, SyncError, SyncLocked
 from cache.fullsync import PackedBuckets, build_buckets
+from cache.guard import check_shrink, published_counts, published_records, published_tally, tally_change
 from cache.keys import (
     BUILD_TTL_SECONDS,
     GRACE_SECONDS,
@@ -43,6 +45,7 @@ from cache.keys import (
     bucket_of,
 )
 from cache.layout import encode_institution, encode_physician
+from cache.tally import COUNTS, institution_steps
 from rules.calendar import WorkingCalendar
 from rules.engine import evaluate
 from rules.model import PhysicianFacts, PhysicianRecord
@@ -177,12 +180,6 @@ class Syncer:
                 raise LockLost() from None
         self.redis.publish(self.keys.events, event)
 
-    def _guard(self, meta: dict[str, str], field: str, new: int) -> None:
-        """The shrink guard: a truncated export must not turn into thousands of false rejections."""
-        current = int(meta.get(field, 0))
-        if current and new < current * (1 - self.max_shrink):
-            raise ShrinkRefused(current, new, self.max_shrink, _GUARDED[field])
-
     # -- full ------------------------------------------------------------------------------------
 
     def full(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
@@ -201,12 +198,17 @@ class Syncer:
         try:
             # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).
             buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress,
-                                    today=china_today(), between=self._keep_lock)
-            count, in_agreement = buckets.count, buckets.in_agreement
-            institutions = {i.code: encode_institution(i) for i in self.store.institution_records(self.profile)}
+                                    between=self._keep_lock)
+            count = buckets.count
+            institutions = {}
+            for record in self.store.institution_records(self.profile):
+                institutions[record.code] = encode_institution(record)
+                buckets.tally.add(institution_steps(record))
+            today = china_today()
+            counts = buckets.tally.on(today)
             if not allow_shrink:
-                self._guard(meta, "physicians", count)
-                self._guard(meta, "in_agreement", in_agreement)  # an export that lost its agreements
+                check_shrink(published_counts(published_tally(self.redis, self.keys, meta), meta, today), counts,
+                             self.max_shrink)
             version = int(meta.get("version", 0)) + 1
             if dry_run:
                 return SyncResult("full", old, version - 1, count, len(institutions), count,
@@ -218,9 +220,8 @@ class Syncer:
                 self._drop_generations(keep=set(), states=("building",), only=generation)
             raise
         new_meta = {
-            "generation": generation, "version": version, "buckets": nbuckets, "physicians": count,
-            "in_agreement": in_agreement, "institutions": len(institutions), "watermark": watermark,
-            "profile": self.profile.name, **_now(),
+            "generation": generation, "version": version, "buckets": nbuckets, **counts,
+            "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name, **_now(),
         }
 
         def flip(pipe: Pipeline) -> None:
@@ -253,7 +254,7 @@ class Syncer:
                                 between=self._keep_lock)
         pipe = self.redis.pipeline(transaction=False)
 
-        def put(key: str, mapping: dict[str, bytes]) -> None:
+        def put(key: str, mapping: Mapping[str, bytes | int]) -> None:
             pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
             pipe.expire(key, BUILD_TTL_SECONDS)
             written.append(key)
@@ -262,6 +263,7 @@ class Syncer:
             put(self.keys.overflow(generation), overflow)
         if institutions:
             put(self.keys.institutions(generation), institutions)
+        put(self.keys.tally(generation), buckets.tally.fields())
         pipe.execute()
         return written
 
@@ -292,15 +294,18 @@ class Syncer:
         if not (change.physicians or change.institutions):
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                               0, change.watermark, time.perf_counter() - started, dry_run)
-        codes = sorted(change.physicians)
-        # Under the lock nobody else writes: what exists now is what the transaction replaces.
-        with self.redis.pipeline(transaction=False) as pipe:
-            for code in codes:
-                pipe.hexists(self.keys.bucket(generation, bucket_of(code, nbuckets)), code)
-            existed = {code for code, there in zip(codes, pipe.execute(), strict=True) if there}
-        delta = len(set(records).difference(existed)) - len(existed.difference(records))
+        codes, institution_codes = sorted(change.physicians), sorted(change.institutions)
+        # Under the lock nobody else writes: what is published now is what the transaction replaces.
+        old, old_institutions = published_records(self.redis, self.keys, generation, nbuckets, codes,
+                                                  institution_codes)
+        change_tally = tally_change(old, records, old_institutions, institutions)
+        published = published_tally(self.redis, self.keys, meta)
+        today = china_today()
+        before, moved = published_counts(published, meta, today), change_tally.on(today)
+        counts = {name: before.get(name, 0) + moved[name] for name in COUNTS}
         if not allow_shrink:
-            self._guard(meta, "physicians", count + delta)
+            check_shrink(before, counts, self.max_shrink)
+        delta = moved["physicians"]
         count += delta
         if dry_run:
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
@@ -329,6 +334,11 @@ class Syncer:
                     pipe.hdel(self.keys.institutions(generation), code)
             pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})  # type: ignore[dict-item]
             pipe.hincrby(self.keys.meta, "physicians", delta)
+            if published is not None:  # the tally stays exact: the change's steps, added
+                for field, steps in change_tally.fields().items():
+                    if steps:
+                        pipe.hincrby(self.keys.tally(generation), field, steps)
+                pipe.hset(self.keys.meta, mapping={n: c for n, c in counts.items() if n != "physicians"})
 
         event = {"v": version, "g": generation, "p": codes, "i": sorted(change.institutions)}
         self._publish(apply, orjson.dumps(event))
@@ -372,9 +382,6 @@ class Syncer:
 
 def _gen_state(state: str, buckets: int) -> bytes:
     return orjson.dumps({"state": state, "buckets": buckets, "at": time.time()})
-
-
-_GUARDED = {"physicians": "physicians", "in_agreement": "physicians with an agreement in force today"}
 
 
 def china_today() -> int:

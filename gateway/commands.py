@@ -61,10 +61,13 @@ def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
     total = open_store(settings).count_physicians() if show and (args.full or args.dry_run) else None
     with progress_bar("sync: physicians", total, enabled=show and total is not None) as update:
         syncer = _syncer(settings, progress=update)
-        with syncer.lock(wait=args.wait):
-            if args.full:
-                return syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
-            return syncer.incremental(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
+        try:
+            with syncer.lock(wait=args.wait):
+                if args.full:
+                    return syncer.full(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
+                return syncer.incremental(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
+        finally:
+            syncer.store.dispose()  # its pooled connections: `main` also runs in-process (tests, embedding)
 
 
 def _outcome(exc: BaseException) -> tuple[str, int]:

@@ -90,7 +90,7 @@ def test_an_export_that_lost_its_agreements_is_refused(
         conn.execute(schema.agreements.delete())
     with pytest.raises(ShrinkRefused) as refused:
         syncer.full()
-    assert refused.value.what == "physicians with an agreement in force today"
+    assert refused.value.what == "agreements in force today"
 
 
 def test_incremental_sync_that_deletes_many_is_refused(
