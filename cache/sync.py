@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -46,7 +46,7 @@ from cache.keys import (
 )
 from cache.layout import encode_institution, encode_physician
 from cache.tally import COUNTS, institution_steps
-from rules.calendar import WorkingCalendar
+from rules.calendar import WorkingCalendar, china_calendar
 from rules.engine import evaluate
 from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
@@ -73,9 +73,15 @@ class SyncResult:
     watermark: int
     seconds: float
     dry_run: bool = False
+    # Years whose adjusted working days (调休) the calendar does not know and in which a deadline
+    # of this sync fell (a restoration window, 衢州 第二十二条): counted over plain weekends.
+    calendar_unknown_years: tuple[int, ...] = ()
+    calendar_known_through: int = 0  # the last year whose 调休 the calendar knows without a gap
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        out = {k: getattr(self, k) for k in self.__slots__}
+        out["calendar_unknown_years"] = list(self.calendar_unknown_years)
+        return out
 
 
 def read_meta(client: redis.Redis, keys: Keys) -> dict[str, str]:
@@ -101,7 +107,7 @@ class Syncer:
         self.keys = keys
         self.store = store
         self.profile = profile
-        self.calendar = calendar
+        self.calendar = calendar or china_calendar()
         self.max_shrink = max_shrink
         self.grace_seconds = grace_seconds
         self.lock_ttl_ms = lock_ttl_ms
@@ -183,6 +189,22 @@ class Syncer:
     # -- full ------------------------------------------------------------------------------------
 
     def full(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
+        self.calendar.take_uncertain()
+        return self._calendar_checked(self._full(dry_run=dry_run, allow_shrink=allow_shrink))
+
+    def incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
+        self.calendar.take_uncertain()
+        return self._calendar_checked(self._incremental(dry_run=dry_run, allow_shrink=allow_shrink))
+
+    def _calendar_checked(self, result: SyncResult) -> SyncResult:
+        unknown = self.calendar.take_uncertain()
+        if unknown:
+            log.warning("deadlines fall in %s, whose adjusted working days (调休) the calendar does not know: "
+                        "counted over plain weekends; add the State Council's schedule to DRGATE_CALENDAR_FILE",
+                        ", ".join(map(str, unknown)))
+        return replace(result, calendar_unknown_years=unknown, calendar_known_through=self.calendar.known_until())
+
+    def _full(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
         started = time.perf_counter()
         meta = read_meta(self.redis, self.keys)
         watermark = self.store.watermark()  # read first: changes made during the read go next time
@@ -279,12 +301,12 @@ class Syncer:
 
     # -- incremental -----------------------------------------------------------------------------
 
-    def incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
+    def _incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
         """Publish what changed since the published watermark; a full sync when nothing is published."""
         started = time.perf_counter()
         meta = read_meta(self.redis, self.keys)
         if "generation" not in meta or meta.get("profile", self.profile.name) != self.profile.name:
-            return self.full(dry_run=dry_run, allow_shrink=allow_shrink)
+            return self._full(dry_run=dry_run, allow_shrink=allow_shrink)
         generation, nbuckets = int(meta["generation"]), int(meta["buckets"])
         change = self.store.changes_since(int(meta.get("watermark", 0)))
         version = int(meta["version"]) + (1 if change.physicians or change.institutions else 0)

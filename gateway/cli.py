@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from cache.errors import CacheError, SyncError
 from gateway.settings import Settings
-from rules.errors import ImportFileError, RulesError
+from rules.errors import CalendarError, ImportFileError, RulesError
 
 __all__ = ["main"]
 
@@ -39,6 +39,7 @@ configuration (environment):
   DRGATE_ENFORCE        false = shadow mode (everything passes, would_reject tells)
   DRGATE_EMERGENCY_MED_TYPES, DRGATE_RESCUE_MED_TYPES   med_type codes exempt (default 13)
   DRGATE_SYNC_METRICS_FILE   where `drgate sync` writes its Prometheus textfile
+  DRGATE_CALENDAR_FILE  a year's holidays and 调休 working days (TOML) the holidays package lacks
 
 exit codes:
   0 done · 1 failed (the message says why) · 2 bad input or configuration · 3 another sync holds
@@ -160,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncError as exc:
         print(f"drgate: {exc}", file=sys.stderr)
         return exc.exit_code
+    except CalendarError as exc:
+        print(f"drgate: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     except (CacheError, RulesError) as exc:
         print(f"drgate: {exc}", file=sys.stderr)
         return EXIT_FAILED

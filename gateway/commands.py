@@ -19,6 +19,7 @@ from gateway.connections import open_store, redis_url, sync_redis
 from gateway.metrics import write_sync_metrics
 from gateway.progress import interactive, progress_bar
 from gateway.settings import Settings
+from rules.calendar import china_calendar
 from rules.importer import import_files
 from rules.profiles import load_profile
 
@@ -30,7 +31,8 @@ def _syncer(settings: Settings, **kwargs: object) -> Syncer:
     store = open_store(settings)
     store.check()
     return Syncer(sync_redis(settings, timeout=30.0, retries=3), Keys(settings.redis_prefix), store, profile,
-                  None, max_shrink=settings.max_shrink, grace_seconds=settings.grace_seconds,
+                  china_calendar(settings.calendar_file), max_shrink=settings.max_shrink,
+                  grace_seconds=settings.grace_seconds,
                   lock_ttl_ms=int(settings.sync_lock_ttl * 1000), **kwargs)  # type: ignore[arg-type]
 
 
@@ -53,6 +55,10 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
         verb = "would publish" if result.dry_run else "published"
         print(f"{result.mode} sync {verb} version {result.version} (generation {result.generation}): "
               f"{result.physicians} physicians, {result.changed} changed, in {result.seconds:.2f}s")
+        if result.calendar_unknown_years:
+            print(f"warning: restoration windows fall in {', '.join(map(str, result.calendar_unknown_years))}, "
+                  "whose adjusted working days (调休) the calendar does not know: counted over plain weekends. "
+                  "Add the State Council's schedule to DRGATE_CALENDAR_FILE.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -113,7 +119,7 @@ def rules(settings: Settings, args: argparse.Namespace) -> int:
     st.check()
     profile = load_profile(settings.profile)
     year = args.year or today().year
-    rows = evaluate_store(st, profile, year, args.physician)
+    rows = evaluate_store(st, profile, year, args.physician, china_calendar(settings.calendar_file))
     if args.physician is not None and not rows:
         print(f"drgate: {args.physician} is not a physician of the scoring store", file=sys.stderr)
         return EXIT_INPUT

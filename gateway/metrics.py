@@ -163,6 +163,14 @@ def write_sync_metrics(path: Path, outcome: str, exit_code: int, seconds: float,
         gauge("drgate_sync_institutions", "Institutions in the published snapshot", result.institutions)
         gauge("drgate_sync_changed_rows", "Physicians and institutions written by the last sync", result.changed)
         gauge("drgate_snapshot_published_version", "Version the last sync published", result.version)
+        if result.calendar_known_through:
+            gauge("drgate_calendar_known_through_year", "Last year whose adjusted working days (调休) the "
+                  "calendar knows (holidays package or DRGATE_CALENDAR_FILE)", result.calendar_known_through)
+        unknown = Gauge("drgate_sync_deadlines_in_unknown_calendar_year", "1 for each year a deadline of the "
+                        "last sync fell in whose 调休 the calendar does not know (counted over plain weekends)",
+                        ["year"], registry=registry)
+        for year in result.calendar_unknown_years:
+            unknown.labels(year=str(year)).set(1)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     store_url: SecretStr = SecretStr("sqlite:///var/drgate.db")
     #: City profile: ``quzhou-2020`` or ``suzhou-2021-draft``.
     profile: str = "quzhou-2020"
+    #: Calendar override file (TOML): a year's holidays and adjusted working days (调休) from the
+    #: State Council's notice, for a year the ``holidays`` package does not carry yet. Unset: none.
+    calendar_file: str | None = None
     #: Callers' API keys as SHA-256 hex digests, comma-separated (``drgate api-key`` makes one).
     #: Set: every ``/v1/`` request needs ``X-API-Key`` or ``Authorization: Bearer`` (else 401).
     api_keys: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv), AfterValidator(_digests)] = ()

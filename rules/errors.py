@@ -3,6 +3,7 @@
     RulesError
     ├── ProfileError      a profile is unknown or malformed
     ├── StoreError        the scoring store cannot be reached or is not initialised
+    ├── CalendarError     the calendar override file is unreadable or malformed (names file, year, key)
     └── ImportFileError   an import file has bad lines; ``problems`` names each (line, field, why)
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ImportFileError", "LineProblem", "ProfileError", "RulesError", "StoreError"]
+__all__ = ["CalendarError", "ImportFileError", "LineProblem", "ProfileError", "RulesError", "StoreError"]
 
 
 class RulesError(Exception):
@@ -22,6 +23,10 @@ class ProfileError(RulesError):
 
 
 class StoreError(RulesError):
+    pass
+
+
+class CalendarError(RulesError):
     pass
 
 
