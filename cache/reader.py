@@ -58,6 +58,9 @@ class Snapshot:
     overflow_key: str
     institutions: dict[str, InstitutionRecord] = field(hash=False)
     generation_tag: bytes = b""  # the generation as ``meta`` holds it: compared with each fetch's reply
+    #: An institution's local doctor codes → 医保医师代码 (gateway.nhsa.aliases): institution →
+    #: LOCAL CODE → ((physician_code, start, end), ...), days as ordinals, end exclusive.
+    aliases: dict[str, dict[str, tuple[tuple[str, int, int], ...]]] = field(default_factory=dict, hash=False)
 
     def bucket_key(self, code: str) -> str:
         return self.bucket_keys[bucket_of(code, len(self.bucket_keys))]

@@ -23,7 +23,10 @@ from gateway.checker import Policy
 from gateway.connections import async_redis, close_async_redis
 from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.metrics import Metrics
-from gateway.nhsa_routes import router as nhsa_router
+from gateway.nhsa.envelope import Responder, unauthorised
+from gateway.nhsa.front import NhsaFront
+from gateway.nhsa.routes import endpoints as nhsa_endpoints
+from gateway.nhsa.routes import router as nhsa_router
 from gateway.routes import router
 from gateway.schemas import CheckRequest
 from gateway.settings import Settings
@@ -51,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 buffer=settings.decision_log_buffer)
         await decisions.start()
         metrics.decisions = decisions
+        front = NhsaFront(settings)
+        await front.start()  # the pooled client to the platform, when DRGATE_NHSA_UPSTREAM is set
+        app.state.nhsa = front
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
                                          reader, metrics, decisions)
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if flusher is not None:
                 flusher.cancel()
+            await front.stop()
             await decisions.stop()
             await reader.stop()
             await close_async_redis(client)
@@ -73,9 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(nhsa_router)
     app.check = ClaimCheckEndpoint()  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
+    app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
     if settings.api_keys:
-        app.add_middleware(ApiKeyGuard, digests=settings.api_keys)  # pure ASGI, /v1/ and /nhsa/ only
+        refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope
+        app.add_middleware(ApiKeyGuard, digests=settings.api_keys, refusal=refusal)  # pure ASGI, /v1/ and /nhsa/ only
         app.check = ApiKeyGuard(app.check, digests=settings.api_keys)
+        app.ahead = {path: ApiKeyGuard(endpoint, digests=settings.api_keys, refusal=refusal)
+                     for path, endpoint in app.ahead.items()}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

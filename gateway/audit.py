@@ -21,6 +21,19 @@ argument in Python, and the writer shares the event loop with the requests):
 
 No personal data: no names, and no physician codes either (the claim and line ids lead back
 to them in the settlement system, which is where an auditor starts).
+
+Entries of other kinds carry ``kind``; an entry without one is a decision.  ``kind: "feedback"``
+is a doctor's answer to a warning (3103 事前事中分析反馈, ``gateway.nhsa.feedback``), recorded
+against the decision it answers:
+
+    kind      "feedback"
+    id        decision_id of the decision answered (the result's ``task_id``)
+    at        when it was received, Unix milliseconds
+    claim     msgid of the 3103 envelope
+    result    the result answered (``warn_rslt_id`` = its ``jr_id``)
+    warn_type 1 事前, 2 事中
+    way       dspo_way: 1 继续执行 (go on, reason given), 2 返回修改 (go back and change)
+    reason    dspo_way_rea, the doctor's reason (at most 500 characters)
 """
 
 from __future__ import annotations
@@ -73,6 +86,15 @@ class DecisionLog:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    def append_entry(self, entry: dict[str, object]) -> None:
+        """Keep an entry of another kind (it names its ``kind``) for the writer; never raises."""
+        if len(self._pending) >= self.buffer:
+            self.dropped += 1
+            return
+        self._pending.append(orjson.dumps(entry))
+        if len(self._pending) == self.batch:
+            self._wake.set()
 
     def append(self, result: ClaimResult) -> None:
         """Hot path: keep the entry for the writer; never waits, never raises.

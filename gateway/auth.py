@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,10 +40,15 @@ def new_key() -> tuple[str, str]:
     return key, digest_of(key)
 
 
+#: A front's own refusal body for a path (the national platform's envelope on ``/nhsa/``), or None.
+Refusal = Callable[[str], bytes | None]
+
+
 class ApiKeyGuard:
-    def __init__(self, app: ASGIApp, digests: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, digests: tuple[str, ...], refusal: Refusal | None = None) -> None:
         self.app = app
         self.digests = tuple(bytes.fromhex(d) for d in digests)
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX) or self._allowed(scope):
@@ -51,8 +57,15 @@ class ApiKeyGuard:
         state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
         if state is not None:
             state.metrics.auth_refused.inc()
-        await send({"type": "http.response.start", "status": 401, "headers": _HEADERS})
-        await send({"type": "http.response.body", "body": _BODY})
+        body = self.refusal(scope["path"]) if self.refusal is not None else None
+        if body is None:
+            await send({"type": "http.response.start", "status": 401, "headers": _HEADERS})
+            await send({"type": "http.response.body", "body": _BODY})
+            return
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   _HEADERS[2]]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _allowed(self, scope: Scope) -> bool:
         key = _presented(scope["headers"])

@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
             "Start drgate on its embedded default with demo data for 衢州 covering every reason code, then "
             "serve on 127.0.0.1:8000 and print two ready curl calls. Nothing to install besides drgate.")
 
-    serve = command(sub, "serve", "run the HTTP gateway (/v1/claims/check, /nhsa/2204, /nhsa/2301, /metrics)",
+    serve = command(sub, "serve", "run the HTTP gateway (/v1/claims/check, /nhsa/3101…, /metrics)",
                     "Run the HTTP gateway (uvicorn, uvloop, httptools). Each worker is a process with its own "
                     "near-cache; with --workers > 1 the metrics of all workers are merged through "
                     "PROMETHEUS_MULTIPROC_DIR (set to var/prometheus when unset).")

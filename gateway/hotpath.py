@@ -34,17 +34,21 @@ _ERROR = b'{"detail":"internal error; see the gateway log"}'
 
 
 class GatewayApp(FastAPI):
-    """FastAPI, with the claim check dispatched before it (``check``, set by ``create_app``)."""
+    """FastAPI, with the claim check (``check``) and the national platform's transactions
+    (``ahead``: path → endpoint, ``gateway.nhsa.routes``) dispatched before it, both POST only;
+    set by ``create_app``."""
 
     check: ASGIApp | None = None
+    ahead: dict[str, ASGIApp] = {}  # replaced by create_app, never mutated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        check = self.check
-        if (check is not None and scope["type"] == "http" and scope["path"] == CHECK_PATH
-                and scope["method"] == "POST"):
-            scope["app"] = self
-            await check(scope, receive, send)
-            return
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            endpoint = self.check if path == CHECK_PATH else self.ahead.get(path)
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     decision_log_maxlen: int = Field(default=DECISION_LOG_MAXLEN, ge=1000)
     #: Decisions a worker holds in memory while Redis is down; past that new entries are dropped (and counted).
     decision_log_buffer: int = Field(default=200_000, ge=1000)
+    #: The national platform drgate stands in front of for 2204/2301 (``http://…/fsi/api/rsfComIfsService/callService``
+    #: style base; ``/{infno}`` is appended). Unset: drgate answers those uploads itself.
+    nhsa_upstream: str | None = None
+    #: Seconds to wait for the platform before answering its failure envelope.
+    nhsa_upstream_timeout: float = Field(default=5.0, gt=0)
+    #: ``infcode`` as a string (``"0"``/``"-1"``) for HIS code that reads it as one; a number by default.
+    nhsa_infcode_text: bool = False
+    #: 3101 result dictionary codes that provinces define differently: 违规金额计算状态, 违规行为分类.
+    nhsa_vola_amt_stas: str = Field(default="1", max_length=3)
+    nhsa_vola_bhvr_type: str = Field(default="1", max_length=3)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

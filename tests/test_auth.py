@@ -51,9 +51,14 @@ def test_the_status_lookup_needs_a_key_too(client: TestClient) -> None:
     assert client.get("/v1/physicians/D330802000001").status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/nhsa/2204", "/nhsa/2301"])
-def test_the_national_platform_routes_need_a_key_too(client: TestClient, path: str) -> None:
-    assert client.post(path, json={"infno": path[-4:], "input": {"feedetail": []}}).status_code == 401
+@pytest.mark.parametrize("path", ["/nhsa/2204", "/nhsa/2301", "/nhsa/3101", "/nhsa/3102", "/nhsa/3103"])
+def test_the_national_platform_routes_need_a_key_and_refuse_in_the_platforms_envelope(client: TestClient,
+                                                                                      path: str) -> None:
+    reply = client.post(path, json={"infno": path[-4:], "input": {"feedetail": []}})
+    assert reply.status_code == 401
+    body = reply.json()
+    assert set(body) == {"infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output"}
+    assert body["infcode"] == -1 and "API key" in body["err_msg"] and KEY not in reply.text
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json"])
