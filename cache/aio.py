@@ -85,13 +85,16 @@ class AsyncSnapshotReader:
         if physicians == [] and not reload_institutions:
             return
         snap = self.cache.snapshot
+        aliases = None
         if reload_institutions or snap is None:
-            institutions = await self.redis.hgetall(self.cache.keys.institutions(int(meta[b"generation"])))
+            generation = int(meta[b"generation"])
+            institutions = await self.redis.hgetall(self.cache.keys.institutions(generation))
+            aliases = await self.redis.hgetall(self.cache.keys.aliases(generation))  # published with them
         else:
             institutions = None
-        new = self.cache.build(meta, institutions or {})  # type: ignore[arg-type]
+        new = self.cache.build(meta, institutions or {}, aliases)  # type: ignore[arg-type]
         if institutions is None and snap is not None:
-            new = replace(new, institutions=snap.institutions)
+            new = replace(new, institutions=snap.institutions, aliases=snap.aliases)
         # The changed records are read after their message: as new as it, or newer.
         fetched = None if physicians is None else await self._fetch_raw(new, physicians) if physicians else {}
         self.cache.install(new, physicians, fetched)

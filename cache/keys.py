@@ -16,6 +16,7 @@ Layout (``P`` = ``{drgate}`` by default):
     P:g<N>:px         hash   records longer than LISTPACK_VALUE_MAX (bucket holds OVERFLOW)
     P:g<N>:i          hash   institution code -> record
     P:g<N>:t          hash   the shrink guard's counts as step functions of the day (cache/tally.py)
+    P:g<N>:a          hash   institution code -> its physician aliases (local code -> 医保医师代码)
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
     P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
@@ -102,6 +103,9 @@ class Keys:
     def tally(self, generation: int) -> str:
         return f"{self.tag}:g{generation}:t"
 
+    def aliases(self, generation: int) -> str:
+        return f"{self.tag}:g{generation}:a"
+
     def generation_keys(self, generation: int, buckets: int) -> list[str]:
         return [*self.buckets(generation, buckets), self.overflow(generation), self.institutions(generation),
-                self.tally(generation)]
+                self.tally(generation), self.aliases(generation)]

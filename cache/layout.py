@@ -6,6 +6,7 @@
       credit      [level, start]
       points      [year, points]
     institution [sanctions]
+    aliases     [[local_code, physician_code, start, end], ...]   one institution's (end 0 = open)
 
 A typical active physician is ~30 bytes: ``[[["H33080200001",739891,0]]]``.
 """
@@ -19,7 +20,8 @@ import orjson
 from cache.errors import CorruptRecord
 from rules.model import OPEN_END, Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 
-__all__ = ["decode_institution", "decode_physician", "encode_institution", "encode_physician"]
+__all__ = ["decode_aliases", "decode_institution", "decode_physician", "encode_aliases", "encode_institution",
+           "encode_physician"]
 
 
 def _end(value: int) -> int:
@@ -81,3 +83,18 @@ def decode_institution(code: str, raw: bytes) -> InstitutionRecord:
         return InstitutionRecord(code, _decode_sanctions(parts[0]))
     except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise CorruptRecord(code) from exc
+
+
+def encode_aliases(entries: list[tuple[str, str, int, int]]) -> bytes:
+    return orjson.dumps([[local, physician, start, _end(end)] for local, physician, start, end in entries])
+
+
+def decode_aliases(code: str, raw: bytes) -> dict[str, tuple[tuple[str, int, int], ...]]:
+    """LOCAL CODE → ((physician_code, start, end), ...) of institution ``code``."""
+    try:
+        found: dict[str, list[tuple[str, int, int]]] = {}
+        for local, physician, start, end in orjson.loads(raw):
+            found.setdefault(str(local), []).append((str(physician), _day(start), _day(end) or OPEN_END))
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        raise CorruptRecord(code) from exc
+    return {local: tuple(entries) for local, entries in found.items()}

@@ -27,7 +27,7 @@ import orjson
 
 from cache.errors import CorruptRecord, NoSnapshot
 from cache.keys import OVERFLOW, Keys, bucket_of
-from cache.layout import decode_institution, decode_physician
+from cache.layout import decode_aliases, decode_institution, decode_physician
 from rules.model import Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 
 __all__ = ["UNREAD", "Snapshot", "SnapshotCache"]
@@ -109,7 +109,8 @@ class SnapshotCache:
 
     # -- building a snapshot from what Redis returned -----------------------------------------
 
-    def build(self, meta: dict[bytes, bytes], institutions: dict[bytes, bytes]) -> Snapshot:
+    def build(self, meta: dict[bytes, bytes], institutions: dict[bytes, bytes],
+              aliases: dict[bytes, bytes] | None = None) -> Snapshot:
         generation = int(meta[b"generation"])
         insts: dict[str, InstitutionRecord] = {}
         for raw_code, raw in institutions.items():
@@ -118,6 +119,13 @@ class SnapshotCache:
                 insts[code] = decode_institution(code, raw)
             except CorruptRecord:
                 log.error("institution record %s does not decode; treated as without sanctions", code)
+        local: dict[str, dict[str, tuple[tuple[str, int, int], ...]]] = {}
+        for raw_code, raw in (aliases or {}).items():
+            code = raw_code.decode()
+            try:
+                local[code] = decode_aliases(code, raw)
+            except CorruptRecord:
+                log.error("physician aliases of %s do not decode; its local codes are not mapped", code)
         return Snapshot(
             generation=generation,
             version=int(meta[b"version"]),
@@ -128,6 +136,7 @@ class SnapshotCache:
             overflow_key=self.keys.overflow(generation),
             institutions=insts,
             generation_tag=meta[b"generation"],
+            aliases=local,
         )
 
     def install(self, snapshot: Snapshot, physicians: list[str] | None,

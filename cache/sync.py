@@ -44,7 +44,7 @@ from cache.keys import (
     bucket_count,
     bucket_of,
 )
-from cache.layout import encode_institution, encode_physician
+from cache.layout import encode_aliases, encode_institution, encode_physician
 from cache.tally import COUNTS, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.engine import evaluate
@@ -228,6 +228,7 @@ class Syncer:
                 buckets.tally.add(institution_steps(record))
             today = china_today()
             counts = buckets.tally.on(today)
+            aliases = {code: encode_aliases(found) for code, found in self.store.aliases().items()}
             if not allow_shrink:
                 check_shrink(published_counts(published_tally(self.redis, self.keys, meta), meta, today), counts,
                              self.max_shrink)
@@ -235,7 +236,7 @@ class Syncer:
             if dry_run:
                 return SyncResult("full", old, version - 1, count, len(institutions), count,
                                   watermark, time.perf_counter() - started, True)
-            written = self._write_generation(generation, buckets, buckets.overflow, institutions)
+            written = self._write_generation(generation, buckets, buckets.overflow, institutions, aliases)
             self._check_written(written)
         except BaseException:
             if generation:  # the unpublished generation goes now, not at the next full sync
@@ -270,7 +271,7 @@ class Syncer:
                 yield PhysicianRecord(f.code, f.agreements)
 
     def _write_generation(self, generation: int, buckets: PackedBuckets, overflow: dict[str, bytes],
-                          institutions: dict[str, bytes]) -> list[str]:
+                          institutions: dict[str, bytes], aliases: dict[str, bytes]) -> list[str]:
         """Write the generation's hashes, each with BUILD_TTL_SECONDS until the flip; the keys written."""
         written = buckets.write(self.redis, lambda b: self.keys.bucket(generation, b), ttl=BUILD_TTL_SECONDS,
                                 between=self._keep_lock)
@@ -286,6 +287,8 @@ class Syncer:
         if institutions:
             put(self.keys.institutions(generation), institutions)
         put(self.keys.tally(generation), buckets.tally.fields())
+        if aliases:
+            put(self.keys.aliases(generation), aliases)
         pipe.execute()
         return written
 
@@ -312,6 +315,8 @@ class Syncer:
         version = int(meta["version"]) + (1 if change.physicians or change.institutions else 0)
         records = {r.code: r for r in self._records(self.store.physician_facts(change.physicians))}
         institutions = {i.code: i for i in self.store.institution_records(self.profile, change.institutions)}
+        changed = self.store.aliases(change.institutions) if change.institutions else {}
+        aliases = {code: encode_aliases(found) for code, found in changed.items()}
         count = int(meta.get("physicians", 0))
         if not (change.physicians or change.institutions):
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
@@ -354,6 +359,7 @@ class Syncer:
                     pipe.hset(self.keys.institutions(generation), code, encode_institution(institutions[code]))
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
+                pipe.hset(self.keys.aliases(generation), code, aliases.get(code, b"[]"))  # they travel with it
             pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})  # type: ignore[dict-item]
             pipe.hincrby(self.keys.meta, "physicians", delta)
             if published is not None:  # the tally stays exact: the change's steps, added

@@ -63,12 +63,14 @@ class SnapshotReader:
         if physicians == [] and not reload_institutions:
             return
         snap = self.cache.snapshot
-        institutions = None
+        institutions = aliases = None
         if reload_institutions or snap is None:
-            institutions = self.redis.hgetall(self.cache.keys.institutions(int(meta[b"generation"])))
-        new = self.cache.build(meta, institutions or {})  # type: ignore[arg-type]
+            generation = int(meta[b"generation"])
+            institutions = self.redis.hgetall(self.cache.keys.institutions(generation))
+            aliases = self.redis.hgetall(self.cache.keys.aliases(generation))  # published with them
+        new = self.cache.build(meta, institutions or {}, aliases)  # type: ignore[arg-type]
         if institutions is None and snap is not None:
-            new = replace(new, institutions=snap.institutions)
+            new = replace(new, institutions=snap.institutions, aliases=snap.aliases)
         with self._lock:
             self.cache.install(new, physicians)
 

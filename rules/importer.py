@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from rules.aliases import PhysicianAliasRow
 from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
 from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
@@ -173,7 +174,8 @@ AnyRow = Annotated[
     | SanctionRow
     | RestorationRow
     | CreditRow
-    | RevocationRow,
+    | RevocationRow
+    | PhysicianAliasRow,
     Field(discriminator="kind"),
 ]
 _ROW = TypeAdapter(AnyRow)
@@ -189,6 +191,7 @@ TABLES: dict[str, str] = {
     "restoration_request": "restoration_requests",
     "credit": "credits",
     "revocation": "revocations",
+    "physician_alias": "physician_aliases",
 }
 
 
@@ -375,7 +378,7 @@ def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportRepo
             touched_phys.add(values["physician_code"])
         elif table == "physicians":
             touched_phys.add(values["code"])
-        if table in ("institutions", "institution_sanctions"):
+        if table in ("institutions", "institution_sanctions", "physician_aliases"):  # aliases go with it
             touched_inst.add(values.get("institution_code") or values["code"])
         if table == "revocations":
             revoked_targets.add(values["target_id"])

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "KEYS", "agreements", "changes", "credits", "institution_sanctions", "institutions", "metadata",
-    "physicians", "restoration_requests", "revocations", "sanctions", "violations",
+    "physician_aliases", "physicians", "restoration_requests", "revocations", "sanctions", "violations",
 ]
 
 metadata = sa.MetaData()
@@ -95,6 +95,16 @@ revocations = sa.Table(
     sa.Column("target_id", sa.String(64), primary_key=True),
     sa.Column("revoked_on", sa.Date, nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
+)
+# An institution's own doctor codes → 医保医师代码 (rules/aliases.py); local_code upper-cased.
+physician_aliases = sa.Table(
+    "physician_aliases",
+    metadata,
+    sa.Column("institution_code", _code, primary_key=True),
+    sa.Column("local_code", _code, primary_key=True),
+    sa.Column("start", sa.Date, primary_key=True),
+    sa.Column("physician_code", _code, nullable=False),
+    sa.Column("end", sa.Date),
 )
 # Change log: the incremental sync publishes the physicians (or institutions) touched after
 # the watermark it last published.

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rules.aliases import alias_records
 from rules.errors import StoreError
 from rules.model import (
     Agreement,
@@ -218,6 +219,11 @@ class Store:
                     )
                 )
             return [InstitutionRecord(code, tuple(by_code.get(code, ()))) for code in conn.execute(q_inst).scalars()]
+
+    def aliases(self, institutions: Iterable[str] | None = None) -> dict[str, list[tuple[str, str, int, int]]]:
+        """Each institution's physician aliases (rules/aliases.py), or those of ``institutions``."""
+        with self.engine.connect() as conn:
+            return alias_records(conn, institutions)
 
     def physician_facts(self, codes: Iterable[str] | None = None, *, batch: int = 20_000) -> Iterator[PhysicianFacts]:
         """Facts of every physician (or those named), in code order, revoked rows removed.
