@@ -7,7 +7,7 @@ empty) requests do not touch Redis at all: the reader answers from what it holds
 cannot resolve are ``UNREAD`` (→ ``unverified``), never a stall.  The follower alone probes, every
 ``retry_interval``, and its first good read of ``meta`` brings requests back to Redis.
 
-Each fetch also reads ``meta``'s generation: a nil from a generation that is no longer the
+Each fetch also reads ``meta``'s generation id: a nil from a generation that is no longer the
 published one (an expired old snapshot, a Redis restarted empty) is ``UNREAD``, never "not in the
 registry": that would reject every line of a known physician.
 
@@ -54,7 +54,7 @@ class AsyncSnapshotReader:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._loader: asyncio.Task[None] | None = None
-        self._loading = 0  # generation the running preload reads
+        self._loading = b""  # generation id the running preload reads
 
     async def start(self) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -98,7 +98,7 @@ class AsyncSnapshotReader:
         # The changed records are read after their message: as new as it, or newer.
         fetched = None if physicians is None else await self._fetch_raw(new, physicians) if physicians else {}
         self.cache.install(new, physicians, fetched)
-        log.info("snapshot generation %d version %d installed", new.generation, new.version)
+        log.info("snapshot %s installed (generation %d version %d)", new.id, new.generation, new.version)
         self._ensure_preload()
 
     def _ensure_preload(self) -> None:
@@ -106,9 +106,9 @@ class AsyncSnapshotReader:
         snap = self.cache.snapshot
         if not self.preload or snap is None or not self.cache.preloadable():
             return
-        if self._loader is not None and not self._loader.done() and self._loading == snap.generation:
+        if self._loader is not None and not self._loader.done() and self._loading == snap.generation_tag:
             return
-        self._loading = snap.generation
+        self._loading = snap.generation_tag
         self._loader = asyncio.create_task(self._preload(), name="drgate-snapshot-preload")
 
     async def _fetch_raw(self, snap: Any, codes: list[str]) -> dict[str, bytes | None]:
@@ -140,7 +140,7 @@ class AsyncSnapshotReader:
                         for key in keys[first : first + PRELOAD_BUCKETS]:
                             pipe.hgetall(key)
                         replies = await pipe.execute()
-                    if cache.snapshot is None or cache.snapshot.generation != snap.generation:
+                    if cache.snapshot is None or cache.snapshot.generation_tag != snap.generation_tag:
                         return  # a newer generation: its own preload takes over
                     if epoch == cache.epoch:
                         break
@@ -158,7 +158,7 @@ class AsyncSnapshotReader:
                         snap.generation, type(exc).__name__)
             return
         current = cache.snapshot
-        if (current is not None and current.generation == snap.generation and cache.unreadable == unreadable
+        if (current is not None and current.generation_tag == snap.generation_tag and cache.unreadable == unreadable
                 and cache.evictions == evictions):
             cache.complete = True
             # Out of the cyclic GC's sight: a full collection would otherwise walk every record
@@ -226,7 +226,7 @@ class AsyncSnapshotReader:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for code in missing:
                     pipe.hget(snap.bucket_key(code), code)
-                pipe.hget(cache.keys.meta, "generation")
+                pipe.hget(cache.keys.meta, "generation_id")
                 *raws, live = await pipe.execute(raise_on_error=False)
             if live != snap.generation_tag:  # moved on, or gone: nils say nothing about the registry
                 return cache.absorb_stale(snap, missing, raws, found, live)

@@ -32,6 +32,7 @@ from zlib import crc32
 import redis
 import sqlalchemy as sa
 
+from cache.digest import MOD, bucket_term
 from cache.keys import LISTPACK_VALUE_MAX, OVERFLOW
 from cache.layout import encode_physician
 from cache.tally import Step, Tally, physician_steps
@@ -61,13 +62,14 @@ class PackedBuckets:
     per-argument packing of the same commands cost ~1.6 s at 1,000,000.
     """
 
-    __slots__ = ("parts", "overflow", "count", "tally")
+    __slots__ = ("parts", "overflow", "count", "tally", "buckets_term")
 
     def __init__(self, nbuckets: int) -> None:
         self.parts: list[list[bytes]] = [[] for _ in range(nbuckets)]
         self.overflow: dict[str, bytes] = {}  # records over LISTPACK_VALUE_MAX, by code
         self.count = 0
         self.tally = Tally()  # the shrink guard's counts
+        self.buckets_term = 0  # the buckets\' part of the content digest (cache.digest), summed by write()
 
     def fields(self, bucket: int) -> dict[str, bytes]:
         """The bucket's fields decoded back (tests, diagnostics)."""
@@ -78,7 +80,7 @@ class PackedBuckets:
               between: Callable[[], None] | None = None) -> list[str]:
         """HSET every non-empty bucket ``b`` at ``key(b)`` with an EXPIRE of ``ttl`` seconds (the
         flip removes it), ``batch`` buckets a round trip; ``between`` runs after each round trip
-        (the sync checks its lock there).  The keys written."""
+        (the sync checks its lock there).  The keys written; ``buckets_term`` holds their digest's part."""
         pool = getattr(client, "connection_pool", None)
         if type(pool) is not redis.ConnectionPool:  # a cluster or a Sentinel-managed primary
             return self._write_pipelined(client, key, ttl=ttl, batch=batch, between=between)
@@ -86,6 +88,7 @@ class PackedBuckets:
         last = len(self.parts) - 1
         seconds = str(ttl).encode()
         written: list[str] = []
+        terms = 0
         try:
             pending: list[bytes] = []
             for b, framed in enumerate(self.parts):
@@ -93,8 +96,10 @@ class PackedBuckets:
                     text = key(b)
                     name = text.encode()
                     written.append(text)
+                    body = b"".join(framed)  # the fields in code order, framed: what the digest hashes
+                    terms += bucket_term(body)
                     pending.append(b"*%d\r\n$4\r\nHSET\r\n$%d\r\n%b\r\n%b" % (
-                        2 + len(framed) // 3 * 2, len(name), name, b"".join(framed)))
+                        2 + len(framed) // 3 * 2, len(name), name, body))
                     pending.append(b"*3\r\n$6\r\nEXPIRE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
                         len(name), name, len(seconds), seconds))
                 if pending and (len(pending) >= batch or b == last):
@@ -106,15 +111,18 @@ class PackedBuckets:
                         between()
         finally:
             conn.disconnect()
+        self.buckets_term = terms % MOD
         return written
 
     def _write_pipelined(self, client: redis.Redis, key: Callable[[int], str], *, ttl: int, batch: int,
                          between: Callable[[], None] | None) -> list[str]:
         """The same writes through redis-py's pipeline: clients whose connections route themselves."""
         written: list[str] = []
+        terms = 0
         pipe = client.pipeline(transaction=False)
         for b, framed in enumerate(self.parts):
             if framed:
+                terms += bucket_term(b"".join(framed))
                 name = key(b)
                 pipe.hset(name, mapping=self.fields(b))  # type: ignore[arg-type]
                 pipe.expire(name, ttl)
@@ -124,6 +132,7 @@ class PackedBuckets:
                 if between is not None:
                     between()
         pipe.execute()
+        self.buckets_term = terms % MOD
         return written
 
 

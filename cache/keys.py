@@ -5,8 +5,10 @@ incremental publish are single MULTI/EXEC transactions, on a standalone Redis an
 
 Layout (``P`` = ``{drgate}`` by default):
 
-    P:meta            hash   the published snapshot: generation, version, published_at, counts,
-                             buckets, watermark, profile.  Readers start here; a sync flips it.
+    P:meta            hash   the published snapshot: id, generation_id, digest (cache.identity),
+                             generation, version, published_at, counts, buckets, watermark,
+                             profile.  Readers start here; a sync flips it.  Readers compare ids:
+                             the counters restart from 1 in a Redis restarted empty.
     P:seq             string generation counter (INCR)
     P:gens            hash   generation -> JSON {state: building|live|retired, buckets, at}
                              A building generation's keys expire after BUILD_TTL_SECONDS unless the
@@ -18,7 +20,8 @@ Layout (``P`` = ``{drgate}`` by default):
     P:g<N>:t          hash   the shrink guard's counts as step functions of the day (cache/tally.py)
     P:g<N>:a          hash   institution code -> its physician aliases (local code -> 医保医师代码)
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
-    P:events          pub/sub invalidations: {"v","g","p":[codes]|null,"i":[codes]|null}
+    P:events          pub/sub invalidations: {"v","g","id","prev","p":[codes]|null,"i":[codes]|null}
+                             (prev: the publication id an incremental one patches)
     P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
 """
 

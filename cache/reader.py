@@ -14,6 +14,10 @@ agreement at an institution since a common date) share one decoded value: ~180 b
 
 Coherence: an invalidation bumps ``epoch``; a fetch that started before it does not store what it
 read, so an old record never outlives the message that replaced it.
+
+Identity: a snapshot is its publication's ``id``, and its keys are those of ``generation_id``
+(the full sync that wrote them); both are random (``cache.identity``).  The generation and
+version counters are only shown: a Redis restarted empty starts them again from 1.
 """
 
 from __future__ import annotations
@@ -57,10 +61,18 @@ class Snapshot:
     bucket_keys: tuple[str, ...]
     overflow_key: str
     institutions: dict[str, InstitutionRecord] = field(hash=False)
-    generation_tag: bytes = b""  # the generation as ``meta`` holds it: compared with each fetch's reply
+    #: ``generation_id`` as ``meta`` holds it: compared with each fetch's reply (the keys read are live).
+    generation_tag: bytes = b""
+    id: str = ""  # the publication's random id
+    digest: str = ""  # its content digest (cache.digest)
+    profile: str = ""  # the city profile it was computed for
     #: An institution's local doctor codes → 医保医师代码 (gateway.nhsa.aliases): institution →
     #: LOCAL CODE → ((physician_code, start, end), ...), days as ordinals, end exclusive.
     aliases: dict[str, dict[str, tuple[tuple[str, int, int], ...]]] = field(default_factory=dict, hash=False)
+
+    @property
+    def generation_id(self) -> str:
+        return self.generation_tag.decode()
 
     def bucket_key(self, code: str) -> str:
         return self.bucket_keys[bucket_of(code, len(self.bucket_keys))]
@@ -112,6 +124,7 @@ class SnapshotCache:
     def build(self, meta: dict[bytes, bytes], institutions: dict[bytes, bytes],
               aliases: dict[bytes, bytes] | None = None) -> Snapshot:
         generation = int(meta[b"generation"])
+        publication, generation_id = _identity(meta)
         insts: dict[str, InstitutionRecord] = {}
         for raw_code, raw in institutions.items():
             code = raw_code.decode()
@@ -135,7 +148,10 @@ class SnapshotCache:
             bucket_keys=tuple(self.keys.buckets(generation, int(meta[b"buckets"]))),
             overflow_key=self.keys.overflow(generation),
             institutions=insts,
-            generation_tag=meta[b"generation"],
+            generation_tag=generation_id,
+            id=publication,
+            digest=meta.get(b"digest", b"").decode(),
+            profile=meta.get(b"profile", b"").decode(),
             aliases=local,
         )
 
@@ -147,7 +163,7 @@ class SnapshotCache:
         message that named them; they replace the old ones at once and the cache stays complete.
         """
         self.epoch += 1
-        if physicians is None or self.snapshot is None or snapshot.generation != self.snapshot.generation:
+        if physicians is None or self.snapshot is None or snapshot.generation_tag != self.snapshot.generation_tag:
             self.records = {}
             self.complete = False
         else:
@@ -170,9 +186,10 @@ class SnapshotCache:
         self.snapshot = snapshot
 
     @staticmethod
-    def parse_event(message: bytes) -> tuple[int, int, list[str] | None, list[str] | None]:
+    def parse_event(message: bytes) -> tuple[str | None, str | None, list[str] | None, list[str] | None]:
+        """(publication id, id of the one it patches, physicians, institutions) of a sync's message."""
         event = orjson.loads(message)
-        return int(event["v"]), int(event["g"]), event.get("p"), event.get("i")
+        return event.get("id"), event.get("prev"), event.get("p"), event.get("i")
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -278,18 +295,19 @@ class SnapshotCache:
     def plan_refresh(self, meta: dict[bytes, bytes], event: bytes | None) -> tuple[bool, list[str] | None]:
         """What a new ``meta`` calls for: (reload institutions?, physicians to drop, None = all).
 
-        Only an event that moves the same generation exactly one version on is applied
-        precisely; anything else (a new generation, a missed message) drops every record.
+        Only the message of the publication ``meta`` names, patching the very one held, is applied
+        precisely; anything else (a full sync, a missed message, a Redis restarted empty whose
+        counters start again) drops every record.  Ids decide, never the counters.
         """
         snap = self.snapshot
-        generation, version = int(meta[b"generation"]), int(meta[b"version"])
-        if snap is None or generation != snap.generation:
+        publication, generation_id = _identity(meta)
+        if snap is None or generation_id != snap.generation_tag:
             return True, None
-        if version == snap.version:
+        if publication == snap.id:
             return False, []
         if event is not None:
-            ev_version, ev_generation, physicians, institutions = self.parse_event(event)
-            if ev_generation == generation and ev_version == version == snap.version + 1 and physicians is not None:
+            ev_id, ev_prev, physicians, institutions = self.parse_event(event)
+            if ev_id == publication and ev_prev == snap.id and physicians is not None:
                 return bool(institutions), physicians
         return True, None
 
@@ -297,3 +315,14 @@ class SnapshotCache:
         if self.snapshot is None:
             return float("inf")
         return (time.time() if now is None else now) - self.snapshot.published_ts
+
+
+def _identity(meta: dict[bytes, bytes]) -> tuple[str, bytes]:
+    """(publication id, generation id) of ``meta``.  A publication by a drgate older than ids is
+    known by its counters and time, as well as can be, until the next full sync gives it an id."""
+    generation = meta[b"generation"]
+    generation_id = meta.get(b"generation_id", b"legacy-" + generation)
+    publication = meta.get(b"id")
+    if publication is None:
+        return "legacy-" + b"-".join((generation, meta[b"version"], meta[b"published_ts"])).decode(), generation_id
+    return publication.decode(), generation_id

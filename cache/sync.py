@@ -12,14 +12,16 @@ physicians rejected today) than ``max_shrink``: a truncated or emptied export.
 An incremental sync rewrites only the physicians and institutions
 changed since the published watermark, in one transaction, and names them in the invalidation
 message so gateways drop exactly those.
+
+Every publication carries a new random ``id`` and the ``digest`` of its content (``cache.identity``):
+readers compare ids, never the generation and version counters, which a Redis restarted empty
+starts again from 1.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,9 +33,12 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from cache.errors import LockLost, SyncError, SyncLocked
+from cache.digest import entries_term, hexdigest
+from cache.errors import LockLost, SyncError
 from cache.fullsync import PackedBuckets, build_buckets
+from cache.generations import drop_generations, gen_state, mark_generation, retire_generation
 from cache.guard import check_shrink, published_counts, published_records, published_tally, tally_change
+from cache.identity import incremental_digest, new_id
 from cache.keys import (
     BUILD_TTL_SECONDS,
     GRACE_SECONDS,
@@ -45,6 +50,7 @@ from cache.keys import (
     bucket_of,
 )
 from cache.layout import encode_aliases, encode_institution, encode_physician
+from cache.lock import SyncLock
 from cache.tally import COUNTS, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.engine import evaluate
@@ -55,11 +61,6 @@ from rules.store import Store
 __all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
 
 log = logging.getLogger(__name__)
-
-
-# Compare-and-delete / compare-and-extend: only the owner token may release or renew the lock.
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,57 +113,18 @@ class Syncer:
         self.grace_seconds = grace_seconds
         self.lock_ttl_ms = lock_ttl_ms
         self.progress = progress
-        self._token = uuid.uuid4().hex
-        self._held = False  # inside lock(): publish only while holding it
-        self._lost = False  # set by the lock's watchdog
+        self._lock = SyncLock(client, keys.lock, lock_ttl_ms)
 
-    # -- lock (one sync at a time) -------------------------------------------------------------
+    # -- lock (one sync at a time: cache.lock) ------------------------------------------------
 
     @contextmanager
     def lock(self, *, wait: float = 0.0) -> Iterator[None]:
-        """Hold the sync lock (owner token, TTL); ``SyncLocked`` when another sync holds it past ``wait``.
-
-        A watchdog thread renews it every third of its TTL, whatever the sync is busy with (a
-        long SQL read included); a killed sync stops renewing and its lock expires by itself.
-        """
-        deadline = time.monotonic() + wait
-        while not self.redis.set(self.keys.lock, self._token, nx=True, px=self.lock_ttl_ms):
-            if time.monotonic() >= deadline:
-                holder = self.redis.pttl(self.keys.lock)
-                raise SyncLocked(f"another sync holds the lock (expires in {holder} ms); try again or use --wait")
-            time.sleep(0.2)
-        stop = threading.Event()
-        watchdog = threading.Thread(target=self._renew_until, args=(stop,), name="drgate-sync-lock", daemon=True)
-        self._held, self._lost = True, False
-        watchdog.start()
-        try:
+        """Hold the sync lock; ``SyncLocked`` when another sync holds it past ``wait`` seconds."""
+        with self._lock.hold(wait=wait):
             yield
-        finally:
-            stop.set()
-            watchdog.join()
-            self._held = False
-            try:
-                self.redis.eval(_RELEASE, 1, self.keys.lock, self._token)
-            except (redis.RedisError, OSError) as exc:  # it expires by itself; do not hide the real error
-                log.warning("could not release the sync lock (%s); it expires in %d ms",
-                            type(exc).__name__, self.lock_ttl_ms)
-
-    def _renew_until(self, stop: threading.Event) -> None:
-        while not stop.wait(self.lock_ttl_ms / 3000):
-            try:
-                renewed = self.redis.eval(_RENEW, 1, self.keys.lock, self._token, self.lock_ttl_ms)
-            except (redis.RedisError, OSError) as exc:
-                log.warning("could not renew the sync lock (%s); retrying", type(exc).__name__)
-                continue
-            if not renewed:
-                log.error("the sync lock expired or was taken by another sync; this sync will not publish")
-                self._lost = True
-                return
 
     def _keep_lock(self) -> None:
-        """``LockLost`` once the watchdog found the lock expired or taken: stop working early."""
-        if self._held and self._lost:
-            raise LockLost()
+        self._lock.check()
 
     def _publish(self, writes: Callable[[Pipeline], None], event: bytes) -> None:
         """Run ``writes`` in one MULTI/EXEC that applies only while this sync still owns the lock,
@@ -174,11 +136,7 @@ class Syncer:
         new meta; one that misses it (this sync dies here) finds the change by its meta poll.
         """
         with self.redis.pipeline(transaction=True) as pipe:
-            if self._held:
-                pipe.watch(self.keys.lock)  # type: ignore[no-untyped-call]
-                if pipe.get(self.keys.lock) != self._token.encode():
-                    raise LockLost()
-                pipe.multi()
+            self._lock.fence(pipe)
             writes(pipe)
             try:
                 pipe.execute()
@@ -214,9 +172,10 @@ class Syncer:
         generation = 0
         written: list[str] = []
         if not dry_run:
-            self._drop_generations(keep={old}, states=("building",))  # what killed syncs left, before building
+            # What killed syncs left, before building.
+            drop_generations(self.redis, self.keys, keep={old}, states=("building",))
             generation = int(self.redis.incr(self.keys.seq))
-            self._mark(generation, "building", nbuckets)
+            mark_generation(self.redis, self.keys, generation, "building", nbuckets)
         try:
             # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).
             buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress,
@@ -240,27 +199,32 @@ class Syncer:
             self._check_written(written)
         except BaseException:
             if generation:  # the unpublished generation goes now, not at the next full sync
-                self._drop_generations(keep=set(), states=("building",), only=generation)
+                drop_generations(self.redis, self.keys, keep=set(), states=("building",), only=generation)
             raise
+        digest = hexdigest((buckets.buckets_term, entries_term(b"px", buckets.overflow),
+                            entries_term(b"i", institutions)))
+        publication = new_id()
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, **counts,
-            "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name, **_now(),
+            "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
+            "id": publication, "generation_id": publication, "digest": digest, **_now(),
         }
 
         def flip(pipe: Pipeline) -> None:
             for key in sorted(written):
                 pipe.persist(key)
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
-            pipe.hset(self.keys.gens, str(generation), _gen_state("live", nbuckets))
+            pipe.hset(self.keys.gens, str(generation), gen_state("live", nbuckets))
 
-        self._publish(flip, orjson.dumps({"v": version, "g": generation, "p": None, "i": None}))
-        self._retire(meta)
+        self._publish(flip, orjson.dumps({"v": version, "g": generation, "id": publication, "prev": meta.get("id"),
+                                          "p": None, "i": None}))
+        retire_generation(self.redis, self.keys, meta, self.grace_seconds)
         # Redis now holds the live snapshot and the one it replaced (expiring), nothing older.
-        self._drop_generations(keep={generation, old}, states=("building", "live", "retired"))
+        drop_generations(self.redis, self.keys, keep={generation, old}, states=("building", "live", "retired"))
         result = SyncResult("full", generation, version, count, len(institutions), count, watermark,
                             time.perf_counter() - started)
-        log.info("full sync published generation %d version %d: %d physicians in %.1fs",
-                 generation, version, count, result.seconds)
+        log.info("full sync published %s (generation %d version %d): %d physicians in %.1fs",
+                 publication, generation, version, count, result.seconds)
         return result
 
     def _records(self, facts: Iterable[PhysicianFacts]) -> Iterator[PhysicianRecord]:
@@ -308,7 +272,8 @@ class Syncer:
         """Publish what changed since the published watermark; a full sync when nothing is published."""
         started = time.perf_counter()
         meta = read_meta(self.redis, self.keys)
-        if "generation" not in meta or meta.get("profile", self.profile.name) != self.profile.name:
+        # Nothing published, or by an older drgate (no id), or for another profile: a full sync.
+        if "id" not in meta or meta.get("profile", self.profile.name) != self.profile.name:
             return self._full(dry_run=dry_run, allow_shrink=allow_shrink)
         generation, nbuckets = int(meta["generation"]), int(meta["buckets"])
         change = self.store.changes_since(int(meta.get("watermark", 0)))
@@ -339,28 +304,34 @@ class Syncer:
                               len(change.physicians) + len(change.institutions), change.watermark,
                               time.perf_counter() - started, True)
 
+        values = {code: encode_physician(records[code]) if code in records else None for code in codes}
+        encoded = {code: encode_institution(institutions[code]) if code in institutions else None
+                   for code in sorted(change.institutions)}
+        publication = new_id()
+        digest = incremental_digest(self.redis, self.keys, generation, nbuckets, meta["digest"], values, encoded)
+
         def apply(pipe: Pipeline) -> None:
             for code in codes:
                 bucket = self.keys.bucket(generation, bucket_of(code, nbuckets))
-                record = records.get(code)
-                if record is None:  # gone from the store
+                value = values[code]
+                if value is None:  # gone from the store
                     pipe.hdel(bucket, code)
                     pipe.hdel(self.keys.overflow(generation), code)
                     continue
-                value = encode_physician(record)
                 if len(value) > LISTPACK_VALUE_MAX:
                     pipe.hset(self.keys.overflow(generation), code, value)
                     value = OVERFLOW
                 else:
                     pipe.hdel(self.keys.overflow(generation), code)
                 pipe.hset(bucket, code, value)
-            for code in sorted(change.institutions):
-                if code in institutions:
-                    pipe.hset(self.keys.institutions(generation), code, encode_institution(institutions[code]))
+            for code, raw in encoded.items():
+                if raw is not None:
+                    pipe.hset(self.keys.institutions(generation), code, raw)
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
                 pipe.hset(self.keys.aliases(generation), code, aliases.get(code, b"[]"))  # they travel with it
-            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark, **_now()})  # type: ignore[dict-item]
+            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark,
+                                               "id": publication, "digest": digest, **_now()})  # type: ignore[dict-item]
             pipe.hincrby(self.keys.meta, "physicians", delta)
             if published is not None:  # the tally stays exact: the change's steps, added
                 for field, steps in change_tally.fields().items():
@@ -368,48 +339,15 @@ class Syncer:
                         pipe.hincrby(self.keys.tally(generation), field, steps)
                 pipe.hset(self.keys.meta, mapping={n: c for n, c in counts.items() if n != "physicians"})
 
-        event = {"v": version, "g": generation, "p": codes, "i": sorted(change.institutions)}
+        # prev: the publication this one patches; a reader holding another reloads everything.
+        event = {"v": version, "g": generation, "id": publication, "prev": meta["id"], "p": codes,
+                 "i": sorted(change.institutions)}
         self._publish(apply, orjson.dumps(event))
         result = SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                             len(change.physicians) + len(change.institutions), change.watermark,
                             time.perf_counter() - started)
-        log.info("incremental sync published version %d: %d changed", version, result.changed)
+        log.info("incremental sync published %s (version %d): %d changed", publication, version, result.changed)
         return result
-
-    # -- generations -----------------------------------------------------------------------------
-
-    def _mark(self, generation: int, state: str, buckets: int) -> None:
-        self.redis.hset(self.keys.gens, str(generation), _gen_state(state, buckets))
-
-    def _retire(self, old_meta: dict[str, str]) -> None:
-        """Let the replaced generation expire after the grace period."""
-        if "generation" not in old_meta:
-            return
-        old, buckets = int(old_meta["generation"]), int(old_meta["buckets"])
-        pipe = self.redis.pipeline(transaction=False)
-        for key in self.keys.generation_keys(old, buckets):
-            pipe.expire(key, self.grace_seconds)
-        pipe.hset(self.keys.gens, str(old), _gen_state("retired", buckets))
-        pipe.execute()
-
-    def _drop_generations(self, keep: set[int], states: tuple[str, ...], only: int | None = None) -> None:
-        """Delete the generations in ``states`` except those in ``keep`` (or just ``only``): killed
-        builds, old snapshots, a build the shrink guard refused."""
-        found: dict[bytes, bytes] = self.redis.hgetall(self.keys.gens)  # type: ignore[assignment]
-        for gen_raw, state_raw in found.items():
-            gen = int(gen_raw)
-            state = orjson.loads(state_raw)
-            if gen in keep or state["state"] not in states or (only is not None and gen != only):
-                continue
-            keys = self.keys.generation_keys(gen, int(state["buckets"]))
-            for i in range(0, len(keys), 1000):
-                self.redis.unlink(*keys[i : i + 1000])
-            self.redis.hdel(self.keys.gens, gen_raw)
-            log.info("removed generation %d (%s)", gen, state["state"])
-
-
-def _gen_state(state: str, buckets: int) -> bytes:
-    return orjson.dumps({"state": state, "buckets": buckets, "at": time.time()})
 
 
 def china_today() -> int:

@@ -112,7 +112,7 @@ class SnapshotReader:
             with self.redis.pipeline(transaction=False) as pipe:
                 for code in missing:
                     pipe.hget(snap.bucket_key(code), code)
-                pipe.hget(cache.keys.meta, "generation")
+                pipe.hget(cache.keys.meta, "generation_id")
                 *raws, live = pipe.execute(raise_on_error=False)
             if live != snap.generation_tag:  # moved on, or gone: nils say nothing about the registry
                 with self._lock:

@@ -16,7 +16,8 @@ argument in Python, and the writer shares the event loop with the requests):
     claim     the caller's claim_id
     decision  pass | reject | partial
     enforced  true, or false in shadow mode
-    version   snapshot version decided on (null when none was held)
+    snapshot  id of the snapshot decided on (null when none was held)
+    version   its version number, for people (counters may repeat; the id never does)
     lines     [[line_id, decision, reason, would_reject], ...]
 
 No personal data: no names, and no physician codes either (the claim and line ids lead back
@@ -163,6 +164,7 @@ def _entry(at: float, result: ClaimResult) -> bytes:
         "claim": result.claim_id,
         "decision": result.decision,
         "enforced": result.enforced,
+        "snapshot": result.snapshot.get("id"),
         "version": result.snapshot.get("version"),
         "lines": [[line.line_id, line.decision, line.reason, line.would_reject] for line in result.lines],
     })

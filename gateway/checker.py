@@ -115,7 +115,7 @@ def decide_claim(
         claim_id=claim["claim_id"],
         decision=overall,
         decision_id=decision_id(),
-        snapshot={"version": snapshot.version if snapshot else None,
+        snapshot={"id": snapshot.id if snapshot else None, "version": snapshot.version if snapshot else None,
                   "published_at": snapshot.published_at if snapshot else None},
         enforced=policy.enforce,
         lines=lines,

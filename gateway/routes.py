@@ -152,6 +152,7 @@ async def readyz(request: Request) -> Response:
     return _json({
         "ready": ready, "redis": redis_ok,
         "snapshot": None if snapshot is None else {
+            "id": snapshot.id, "digest": snapshot.digest, "profile": snapshot.profile,
             "version": snapshot.version, "generation": snapshot.generation,
             "published_at": snapshot.published_at, "physicians": snapshot.physicians,
             "age_seconds": round(state.cache.age_seconds(), 1),

@@ -142,7 +142,9 @@ class LineResult(BaseModel):
 
 
 class SnapshotInfo(BaseModel):
-    version: int | None
+    id: str | None = Field(description="Random id of the publication decided on: a new one at every sync that "
+                                       "changed something, never repeated")
+    version: int | None = Field(description="Version number, for people: a Redis restarted empty starts it again")
     published_at: str | None
 
 

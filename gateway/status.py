@@ -41,5 +41,5 @@ def explain(code: str, record: PhysicianRecord | None, snapshot: Snapshot, on: d
         # 衢州 第十六条: what is left of the year's 12 points; 苏州 only adds points up (第七条).
         "remaining": max(0, profile.year_points - points) if points is not None and profile.report_remaining else None,
         "line": line,
-        "snapshot": {"version": snapshot.version, "published_at": snapshot.published_at},
+        "snapshot": {"id": snapshot.id, "version": snapshot.version, "published_at": snapshot.published_at},
     }

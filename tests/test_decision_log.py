@@ -68,7 +68,7 @@ def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis,
     with TestClient(create_app(published)) as client:
         client.post("/v1/claims/check", json=claim(7))
     (entry,) = entries(redis, keys)
-    assert set(entry) == {"id", "at", "claim", "decision", "enforced", "version", "lines"}
+    assert set(entry) == {"id", "at", "claim", "decision", "enforced", "snapshot", "version", "lines"}
     assert "D330802" not in orjson.dumps(entry).decode()  # not even the physician codes
 
 

@@ -145,7 +145,7 @@ def test_lock_is_renewed_while_the_sync_works(redis: redis.Redis, keys: Keys, se
     syncer = Syncer(redis, keys, seeded, profile, lock_ttl_ms=300)
     with syncer.lock():
         time.sleep(1.0)  # three TTLs of a long SQL read
-        assert redis.get(keys.lock) == syncer._token.encode()
+        assert redis.get(keys.lock) == syncer._lock.token.encode()
         syncer._keep_lock()
     assert redis.get(keys.lock) is None
 

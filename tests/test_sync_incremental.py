@@ -63,7 +63,9 @@ def test_incremental_sync_publishes_only_the_changed_physicians(
     while message is None:
         message = pubsub.get_message(timeout=5)
     pubsub.close()
-    assert orjson.loads(message["data"]) == {"v": full.version + 1, "g": full.generation, "p": [A], "i": []}
+    meta = read_meta(redis, keys)
+    assert orjson.loads(message["data"]) == {"v": full.version + 1, "g": full.generation, "id": meta["id"],
+                                             "prev": meta["generation_id"], "p": [A], "i": []}
     assert read_meta(redis, keys)["watermark"] == str(result.watermark)
 
 
