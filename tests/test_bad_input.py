@@ -143,7 +143,7 @@ def test_a_corrupt_record_met_by_the_preload_gives_unverified(
 def test_a_corrupt_meta_does_not_stop_the_follower(client: TestClient, redis: redis.Redis, keys: Keys) -> None:
     state = state_of(client)
     version = state.cache.snapshot.version  # type: ignore[union-attr]
-    redis.hset(keys.meta, mapping={"buckets": "many", "version": version + 1})
+    redis.hset(keys.meta, mapping={"buckets": "many", "version": version + 1, "id": "f" * 32})  # a new publication
     time.sleep(0.5)  # a few polls of the follower
     r = client.post("/v1/claims/check", json=claim(physician_code(3)))
     assert r.status_code == 200  # answered from the snapshot held, flagged stale
