@@ -115,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--physician", metavar="CODE", help="only this physician")
     ev.add_argument("--json", action="store_true", help="one JSON array, an object per physician")
 
+    notices = command(sub, "notices", "notices owed to physicians and institutions, served or not",
+                      "Notices owed (衢州 第二十一条 书面或短信告知; 苏州 第十五条; 苏州 第十六条 事先告知): one per "
+                      "scored violation, band reached, sanction, revocation and appeal decision, to the physician "
+                      "and to each institution of an agreement. Record a served one with a `notice` import line "
+                      "carrying its id.")
+    notices.add_argument("--due", action="store_true", help="only those not served yet")
+    notices.add_argument("--physician", metavar="CODE", help="only this physician's")
+    notices.add_argument("--json", action="store_true", help="one JSON array, an object per notice")
+
     seed = command(sub, "seed", "fill the store with synthetic physicians (benchmarks, staging)",
                    "Replace the store's content with N synthetic physicians (deterministic; most active, some "
                    "suspended, terminated, disqualified). Never on a production store.")
@@ -149,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {
         "demo": commands.demo, "serve": commands.serve, "sync": commands.sync, "store": commands.store,
-        "rules": commands.rules, "seed": commands.seed, "status": commands.status, "api-key": commands.api_key,
+        "rules": commands.rules, "notices": commands.notices, "seed": commands.seed, "status": commands.status,
+        "api-key": commands.api_key,
     }
     try:
         return handlers[args.command](settings, args)

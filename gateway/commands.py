@@ -101,7 +101,7 @@ def store(settings: Settings, args: argparse.Namespace) -> int:
     size = sum(f.stat().st_size for f in args.files if f.is_file())
     with progress_bar("import", size, enabled=interactive(args.json), unit="bytes") as update:
         report = import_files(st, load_profile(settings.profile), args.files, skip_invalid=args.skip_invalid,
-                              progress=update)
+                              progress=update, calendar=china_calendar(settings.calendar_file))
     if args.json:
         print_json({"imported": dict(report.imported), "refused": [str(p) for p in report.problems]})
     else:
@@ -127,6 +127,20 @@ def rules(settings: Settings, args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         print("\n".join(format_table(profile, year, rows)))
+    return EXIT_OK
+
+
+def notices(settings: Settings, args: argparse.Namespace) -> int:
+    from rules.notice_list import format_notices, list_notices
+
+    st = open_store(settings)
+    st.check()
+    rows = list_notices(st, load_profile(settings.profile), args.physician, due_only=args.due,
+                        calendar=china_calendar(settings.calendar_file))
+    if args.json:
+        print_json(rows)
+    else:
+        print("\n".join(format_notices(rows)))
     return EXIT_OK
 
 

@@ -34,7 +34,7 @@ AliasRecords = dict[str, list[tuple[str, str, int, int]]]
 
 
 def _day(value: object) -> object:
-    from rules.importer import _iso_day  # one reading of YYYY-MM-DD for every row
+    from rules.rowtypes import _iso_day  # one reading of YYYY-MM-DD for every row
 
     return value if value is None or isinstance(value, date) else _iso_day(value)
 

@@ -8,7 +8,6 @@ ones are reported.  Re-importing an object (same ``id`` or natural key) replaces
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,9 +17,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -29,37 +25,20 @@ from pydantic import (
 )
 
 from rules.aliases import PhysicianAliasRow
+from rules.calendar import WorkingCalendar, china_calendar
 from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
 from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
 from rules.profiles import Profile
+from rules.rowtypes import Code, Day, Ident, Row, Text
 from rules.store import KEYS, Store
+from rules.workflow_import import AppealRow, NoticeRow, check_appeals
 
 __all__ = ["ImportReport", "import_files", "parse_lines"]
 
 log = logging.getLogger(__name__)
 
-CODE_PATTERN = r"^[A-Za-z0-9]{1,30}$"
-
-
-def _iso_day(value: object) -> date:
-    if not isinstance(value, str) or not _DAY.fullmatch(value):
-        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a calendar date") from None
-
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-Day = Annotated[date, BeforeValidator(_iso_day)]
-Code = Annotated[str, Field(pattern=CODE_PATTERN)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-Ident = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_Row = Row
 
 
 class _Interval(_Row):
@@ -175,7 +154,9 @@ AnyRow = Annotated[
     | RestorationRow
     | CreditRow
     | RevocationRow
-    | PhysicianAliasRow,
+    | PhysicianAliasRow
+    | AppealRow
+    | NoticeRow,
     Field(discriminator="kind"),
 ]
 _ROW = TypeAdapter(AnyRow)
@@ -192,6 +173,8 @@ TABLES: dict[str, str] = {
     "credit": "credits",
     "revocation": "revocations",
     "physician_alias": "physician_aliases",
+    "appeal": "appeals",
+    "notice": "notices",
 }
 
 
@@ -242,7 +225,8 @@ def parse_lines(name: str, lines: Iterable[bytes], profile: Profile) -> Iterator
 
 
 def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_invalid: bool = False,
-                 progress: Callable[[int], None] | None = None) -> ImportReport:
+                 progress: Callable[[int], None] | None = None,
+                 calendar: WorkingCalendar | None = None) -> ImportReport:
     """Validate every line of every file, then write them all in one transaction.
 
     ``progress`` (a CLI's progress bar) is called with the bytes read so far, over all files.
@@ -259,6 +243,7 @@ def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_
         except OSError as exc:
             report.problems.append(LineProblem(str(path), 0, "(file)", exc.strerror or str(exc)))
     with store.engine.begin() as conn:
+        parsed = check_appeals(store, conn, profile, calendar or china_calendar(), parsed, report.problems)
         parsed = _check_references(store, conn, parsed, report)
         parsed = _check_bans(store, conn, profile, parsed, report)
         if report.problems and not skip_invalid:
@@ -324,7 +309,8 @@ def _check_bans(
     codes = {p.row.physician_code for p in agreements} & (in_file | set(store.physicians_with_facts(conn)))
     if not codes:
         return parsed
-    revoked = {p.row.target_id for p in parsed if isinstance(p.row, RevocationRow)}
+    revoked = {p.row.target_id for p in parsed if isinstance(p.row, RevocationRow)
+               or (isinstance(p.row, AppealRow) and p.row.outcome == "upheld")}
     violations: dict[str, dict[str, Violation]] = {c: {} for c in codes}
     sanctions: dict[str, dict[str, ExplicitSanction]] = {c: {} for c in codes}
     for code, stored in store.sanction_facts(conn, codes).items():

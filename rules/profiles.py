@@ -41,6 +41,10 @@ class Bands:
     consecutive_points: int = 0
     restoration_working_days: int = 0
     settlement_suspension_points: int = 12
+    # 衢州 第二十七条: an appeal within N working days of the notice, decided within M of filing;
+    # 0: the profile has no appeal procedure.
+    appeal_filing_working_days: int = 0
+    appeal_decision_working_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
-    "KEYS", "agreements", "changes", "credits", "institution_sanctions", "institutions", "metadata",
-    "physician_aliases", "physicians", "restoration_requests", "revocations", "sanctions", "violations",
+    "KEYS", "agreements", "appeals", "changes", "credits", "institution_sanctions", "institutions", "metadata",
+    "notices", "physician_aliases", "physicians", "restoration_requests", "revocations", "sanctions", "violations",
 ]
 
 metadata = sa.MetaData()
@@ -105,6 +105,28 @@ physician_aliases = sa.Table(
     sa.Column("start", sa.Date, primary_key=True),
     sa.Column("physician_code", _code, nullable=False),
     sa.Column("end", sa.Date),
+)
+# 衢州 第二十七条: an appeal against a violation or a sanction; an upheld one revokes its target.
+# physician_code is the target's, filled in by the import.
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("physician_code", _code, nullable=False, index=True),
+    sa.Column("target_id", sa.String(64), nullable=False),
+    sa.Column("filed_on", sa.Date, nullable=False),
+    sa.Column("decided_on", sa.Date),
+    sa.Column("outcome", sa.String(10)),  # upheld | rejected, with decided_on
+)
+# Served notices (衢州 第二十一条 书面或短信告知, 苏州 第十五条、第十六条): the id is the derived
+# notice's, ``{cause}@{recipient}`` (rules.notices).
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("physician_code", _code, nullable=False, index=True),
+    sa.Column("served_on", sa.Date, nullable=False),
+    sa.Column("channel", sa.String(10), nullable=False),  # written | sms | system
 )
 # Change log: the incremental sync publishes the physicians (or institutions) touched after
 # the watermark it last published.

@@ -35,6 +35,7 @@ from rules.profiles import Profile
 from rules.schema import (  # re-exported: the tables are part of the store's interface
     KEYS,
     agreements,
+    appeals,
     changes,
     credits,
     institution_sanctions,
@@ -260,7 +261,9 @@ class Store:
         return self._sparse(conn, None, self._revoked(conn))
 
     def _revoked(self, conn: Connection) -> set[str]:
-        return set(conn.execute(sa.select(revocations.c.target_id)).scalars())
+        """Targets annulled: by a revocation, or by an upheld appeal (衢州 第二十七条)."""
+        upheld = sa.select(appeals.c.target_id).where(appeals.c.outcome == "upheld")
+        return set(conn.execute(sa.union(sa.select(revocations.c.target_id), upheld)).scalars())
 
     def _sparse(
         self, conn: Connection, wanted: list[str] | None, revoked: set[str], *, sanctions_only: bool = False

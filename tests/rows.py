@@ -56,3 +56,13 @@ def revocation(target_id: str, revoked_on: str) -> Row:
 def registry(*codes: str, sites: tuple[str, ...] = (SITE_A, SITE_B)) -> list[Row]:
     """Institutions and physicians, nothing else."""
     return [institution(s) for s in sites] + [physician(c) for c in codes or (PHYSICIAN,)]
+
+
+def appeal(id: str, target_id: str, filed_on: str, decided_on: str | None = None,
+           outcome: str | None = None) -> Row:
+    return {"kind": "appeal", "id": id, "target_id": target_id, "filed_on": filed_on, "decided_on": decided_on,
+            "outcome": outcome}
+
+
+def notice(id: str, served_on: str, *, code: str = PHYSICIAN, channel: str = "sms") -> Row:
+    return {"kind": "notice", "id": id, "physician_code": code, "served_on": served_on, "channel": channel}

@@ -59,7 +59,18 @@ def test_a_store_made_before_migrations_is_stamped_not_recreated(tmp_path: Path)
     assert store.init() == (BASELINE, head_revision())
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM physicians")).scalar_one() == 1
+    assert _differences(store) == []
     store.dispose()
+
+
+def test_upgrade_from_0001_adds_appeals_and_notices(store: Store) -> None:
+    with store.engine.begin() as conn:
+        command.downgrade(_config(conn), BASELINE)
+    assert _tables(store) == set(LEGACY)
+    assert upgrade(store.engine, "0002") == (BASELINE, "0002")
+    assert _tables(store) == {*LEGACY, "appeals", "notices"}
+    assert upgrade(store.engine) == ("0002", head_revision())
+    assert _differences(store) == []
 
 
 def test_check_tells_to_run_init_on_an_unversioned_store(tmp_path: Path) -> None:

@@ -65,8 +65,16 @@ def test_quzhou_twelve_points_report_interview_and_termination_with_its_ban(eval
             {"action": "terminate", "start": "2026-05-11", "end": None, "ban_until": "2027-05-11",
              "article": "衢州 第二十一条", "computed": True},
         ],
-        "due": [],
+        "due": rows[0]["due"],
     }]
+    # 衢州 第二十一条: the interview owed at 6 points, and a notice of each violation and band.
+    assert [(d["action"], d["since"], d["ref"]) for d in rows[0]["due"]] == [
+        ("interview", "2026-03-02", "auto:2026:interview"),
+        ("serve_notice", "2026-03-02", "band:auto:2026:interview"),
+        ("serve_notice", "2026-03-02", "violation:v1"),
+        ("serve_notice", "2026-05-11", "band:auto:2026:terminate"),
+        ("serve_notice", "2026-05-11", "violation:v2"),
+    ]
 
 
 def test_quzhou_suspension_without_restoration_request_is_reported_open_ended(evaluate: Callable[..., Run]) -> None:
@@ -130,15 +138,17 @@ def test_suzhou_twelve_points_are_due_for_a_decision_and_have_no_remaining(evalu
                                          violation("v2", "9.2", "2026-05-11")])
     _, (row,), _ = run("--year", "2026", "--json")
     assert (row["points"], row["remaining"], row["sanctions"]) == (12, None, [])
-    assert [(d["action"], d["article"]) for d in row["due"]] == [("settlement_suspend", "苏州 第十六条")]
-    assert "2026-05-11" in row["due"][0]["reason"]
+    decisions = [d for d in row["due"] if d["action"] != "serve_notice"]
+    assert [(d["action"], d["article"], d["since"]) for d in decisions] == [
+        ("hearing", "苏州 第十六条", "2026-05-11"), ("settlement_suspend", "苏州 第十六条", "2026-05-11")]
+    assert "2026-05-11" in decisions[1]["reason"]
 
 
 def test_suzhou_explicit_settlement_suspension_settles_the_due_decision(evaluate: Callable[..., Run]) -> None:
     run = evaluate("suzhou-2021-draft", [*registry(), violation("v1", "8.1", "2026-03-02"),
                                          sanction("s1", "settlement_suspend", "2026-04-01", "2026-07-01")])
     _, (row,), _ = run("--year", "2026", "--json")
-    assert row["due"] == []
+    assert [d for d in row["due"] if d["action"] != "serve_notice"] == []
     assert row["sanctions"] == [{"action": "settlement_suspend", "start": "2026-04-01", "end": "2026-07-01",
                                  "ban_until": None, "article": "苏州 第十六条", "computed": False}]
 
@@ -158,4 +168,4 @@ def test_table_on_a_terminal_names_each_sanction_with_its_article(evaluate: Call
 def test_table_of_suzhou_shows_the_due_decision(evaluate: Callable[..., Run]) -> None:
     run = evaluate("suzhou-2021-draft", [*registry(), violation("v1", "8.1", "2026-03-02")])
     _, out, _ = run("--year", "2026")
-    assert "DUE settlement_suspend (苏州 第十六条)" in out
+    assert "DUE settlement_suspend since 2026-03-02 (苏州 第十六条)" in out

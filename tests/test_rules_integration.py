@@ -224,7 +224,8 @@ class TestSuzhou:
         assert outcome(gate.line("2026-06-01")) == ("pass", "ok", None)
         (row,) = evaluate_store(gate.store, gate.profile, 2026)
         assert (row["points"], row["remaining"], row["sanctions"]) == (12, None, [])
-        assert [(d["action"], d["article"]) for d in row["due"]] == [("settlement_suspend", "苏州 第十六条")]
+        assert [(d["action"], d["article"]) for d in row["due"] if d["action"] != "serve_notice"] == [
+            ("hearing", "苏州 第十六条"), ("settlement_suspend", "苏州 第十六条")]
 
     def test_explicit_settlement_suspension_lifts_at_its_end_without_a_request(self, gate: Gate) -> None:
         gate.load([*registry(), agreement("2025-01-01"), violation("v1", "8.1", "2026-03-02"),
@@ -233,13 +234,14 @@ class TestSuzhou:
         assert (line.decision, line.reason, line.until, line.basis) == (
             "reject", "suspended", "2026-07-01", "苏州 第十六条")
         assert outcome(gate.line("2026-07-01")) == ("pass", "ok", None)
-        assert evaluate_store(gate.store, gate.profile, 2026)[0]["due"] == []
+        due = evaluate_store(gate.store, gate.profile, 2026)[0]["due"]
+        assert [d["action"] for d in due if d["action"] != "serve_notice"] == []
 
     def test_repeats_of_one_item_in_one_case_count_once(self, gate: Gate) -> None:
         gate.load([*registry(), agreement("2025-01-01"),
                    *(violation(f"v{i}", "9.1", "2026-03-02", case_id="case-1") for i in range(3))])
         (row,) = evaluate_store(gate.store, gate.profile, 2026)
-        assert (row["points"], row["due"]) == (6, [])
+        assert (row["points"], [d["action"] for d in row["due"] if d["action"] != "serve_notice"]) == (6, [])
 
     def test_status_lookup_shows_points_without_remaining_and_the_explicit_sanction(
         self, gate: Gate, settings: Settings

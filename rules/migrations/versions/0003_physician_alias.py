@@ -1,7 +1,7 @@
 """Scoring store: physician_aliases (an institution's own doctor codes → 医保医师代码).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"  # 0002_notices_appeals
 branch_labels = None
 depends_on = None
 
