@@ -34,7 +34,8 @@ def test_optional_fields_may_be_blank(client: TestClient) -> None:
     assert result["patn_id"] == "" and result["vola_amt"] == 0.0
 
 
-@pytest.mark.parametrize("moment", [f"{TODAY}T10:29:00", f"{TODAY} 10:29:00", f"{TODAY}", f"{TODAY}T10:29:00.000"])
+@pytest.mark.parametrize("moment", [f"{TODAY}T10:29:00", f"{TODAY} 10:29:00", f"{TODAY}", f"{TODAY}T10:29:00.000",
+                                    f"{TODAY}T10:29:00.1234567+08:00"])
 def test_fee_ocur_time_with_t_or_space_or_a_bare_date(client: TestClient, moment: str) -> None:
     assert rules_of(post(client, "2204", [fee(1, SUSPENDED, fee_ocur_time=moment)])) == ["DRGATE-05"]
 

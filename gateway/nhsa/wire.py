@@ -4,7 +4,8 @@ HIS code serialises the same field in several ways, all of which the platform ta
 
     numbers      "2.0000", 2, 2.0                 (C# ``string`` properties, Java ``BigDecimal``)
     absent       "", "  ", null, or no key at all   (fastjson drops nulls; C# sends "")
-    date-times   "2026-12-01 10:29:00", "2026-12-01T10:29:00", "2026-12-01"
+    date-times   "2026-12-01 10:29:00", "2026-12-01T10:29:00", "2026-12-01T10:29:00.1234567+08:00",
+                 "2026-12-01" (the calendar day as written decides)
     lists        [..], one object where a list is expected, "" or null for none
     objects      {..}, a JSON text of one ("{\\"er_flag\\":\\"1\\"}"), or a list of them
 
@@ -27,7 +28,9 @@ __all__ = ["AMOUNT_MAX", "CODE", "Unreadable", "amount", "as_list", "cents", "co
 #: 医保医师代码 / 定点医疗机构代码 as they travel: 1–30 alphanumerics (``D510105000123``, local ``D190``).
 CODE = re.compile(r"[A-Za-z0-9]{1,30}")
 # yyyy-MM-dd, then optionally T or space and HH:mm[:ss[.fff]]: the date is what decides.
-_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)?")
+# A fraction of up to 7 digits and an offset come from .NET's DateTime (Json.NET's round-trip form).
+_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?"
+                     r"(?:Z|[+-]\d{2}:?\d{2})?)?")
 #: Largest amount accepted (16,2 in the platform's tables: under 10^14 yuan).
 AMOUNT_MAX = Decimal(10) ** 14
 _CENT = Decimal("0.01")
