@@ -96,7 +96,7 @@ def cents(value: Decimal) -> float:
 
 def day_of(value: Any) -> str | None:
     """``YYYY-MM-DD`` of a date or date-time (T or space), a real calendar day; None when absent."""
-    found = text(value, 32)
+    found = text(value, 40)
     if found is None:
         return None
     match = _MOMENT.fullmatch(found)
