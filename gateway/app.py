@@ -18,17 +18,18 @@ from cache.aio import AsyncSnapshotReader
 from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.audit import DecisionLog
-from gateway.auth import PROTECTED_PREFIX, ApiKeyGuard
+from gateway.auth import ApiKeyGuard
 from gateway.checker import Policy
 from gateway.connections import async_redis, close_async_redis
+from gateway.docs_ui import serve_docs
 from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.metrics import Metrics
 from gateway.nhsa.envelope import Responder, unauthorised
 from gateway.nhsa.front import NhsaFront
 from gateway.nhsa.routes import endpoints as nhsa_endpoints
 from gateway.nhsa.routes import router as nhsa_router
+from gateway.openapi import build_openapi
 from gateway.routes import router
-from gateway.schemas import CheckRequest
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from rules.profiles import load_profile
@@ -76,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="May the ordering physician (开单医生) be paid from the fund on the date of service?",
         lifespan=lifespan,
+        docs_url=None,  # served by serve_docs, with the assets from drgate itself
+        redoc_url=None,
     )
+    serve_docs(app)
     app.include_router(router)
     app.include_router(nhsa_router)
     app.check = ClaimCheckEndpoint()  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
@@ -100,31 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
-            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-            defs = CheckRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(defs.pop("$defs", {}))
-            components["CheckRequest"] = defs
-            if settings.api_keys:
-                _document_keys(schema)
-            app.openapi_schema = schema
+            app.openapi_schema = build_openapi(app, api_keys=bool(settings.api_keys))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
-
-def _document_keys(schema: dict[str, Any]) -> None:
-    """Declare the API-key schemes, and the 401, on every operation ApiKeyGuard protects."""
-    schema["components"]["securitySchemes"] = {
-        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        "Bearer": {"type": "http", "scheme": "bearer"},
-    }
-    for path, operations in schema.get("paths", {}).items():
-        if not path.startswith(PROTECTED_PREFIX):
-            continue
-        for operation in operations.values():
-            operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
-            operation.setdefault("responses", {})["401"] = {"description": "Missing or unknown API key"}
