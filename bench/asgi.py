@@ -8,6 +8,8 @@ event loop every 50 so that background work (the decision log's writer) is count
 
     python -m bench.asgi --app drgate --lines 20            # µs a claim
     python -m bench.asgi --app drgate --lines 20 --profile  # and where they go (cProfile)
+    python -m bench.asgi --path 2204 --lines 20             # the same claims as 2204 uploads (/nhsa/2204)
+    python -m bench.asgi --path 3101 --lines 20             # ... as 3101 order checks (/nhsa/3101)
 
 Profiling inflates every Python call; compare runs of the same kind only.
 """
@@ -30,12 +32,16 @@ import uvloop
 from bench.servers import APPS
 from bench.setup import cleanup, prepare_redis
 from loadtests.claims import make_claims
+from loadtests.nhsa import as_2204, as_3101
 
 __all__ = ["main"]
 
 
-def request(app: Any, body: bytes) -> Any:
-    """One ``POST /v1/claims/check`` through ``app``; fails unless it answers 200."""
+PATHS = {"v1": "/v1/claims/check", "2204": "/nhsa/2204", "3101": "/nhsa/3101"}
+
+
+def request(app: Any, body: bytes, path: str = PATHS["v1"]) -> Any:
+    """One ``POST path`` through ``app``; fails unless it answers 200."""
 
     async def call() -> None:
         sent: list[dict[str, Any]] = []
@@ -48,7 +54,7 @@ def request(app: Any, body: bytes) -> Any:
             sent.append(message)
 
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/claims/check", "raw_path": b"/v1/claims/check",
+                 "scheme": "http", "path": path, "raw_path": path.encode(),
                  "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
                  "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                              (b"content-length", str(len(body)).encode())]}
@@ -59,19 +65,20 @@ def request(app: Any, body: bytes) -> Any:
     return call()
 
 
-async def drive(app: Any, bodies: list[bytes], count: int, profile: cProfile.Profile | None) -> float:
+async def drive(app: Any, bodies: list[bytes], count: int, profile: cProfile.Profile | None,
+                path: str = PATHS["v1"]) -> float:
     """Seconds for ``count`` claims, after a warm-up round of the bodies."""
     async with app.router.lifespan_context(app):
         state = getattr(app.state, "gateway", None)
         while state is not None and not state.cache.complete:  # as the bench waits for a warm worker
             await asyncio.sleep(0.1)
         for body in bodies:
-            await request(app, body)
+            await request(app, body, path)
         if profile is not None:
             profile.enable()
         started = time.perf_counter()
         for i in range(count):
-            await request(app, bodies[i % len(bodies)])
+            await request(app, bodies[i % len(bodies)], path)
             if i % 50 == 49:
                 await asyncio.sleep(0)
         seconds = time.perf_counter() - started
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.asgi", description=__doc__.split("\n\n")[0])
     p.add_argument("--app", choices=["floor", "drgate"], default="drgate")
     p.add_argument("--lines", type=int, default=20)
+    p.add_argument("--path", choices=sorted(PATHS), default="v1",
+                   help="v1: /v1/claims/check; 2204, 3101: the same claims as the national platform's transactions")
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--physicians", type=int, default=300_000)
     p.add_argument("--profile", action="store_true", help="print the 30 most expensive functions")
@@ -100,13 +109,15 @@ def main(argv: list[str] | None = None) -> int:
                            "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9"})
         module, factory = APPS[args.app].split(":")
         app = getattr(importlib.import_module(module), factory)()
-        bodies = [claim.body for claim in make_claims(args.physicians, args.lines, 2000)]
+        claims = make_claims(args.physicians, args.lines, 2000)
+        convert = {"v1": lambda c: c.body, "2204": lambda c: as_2204(c).body, "3101": lambda c: as_3101(c).body}
+        bodies = [convert[args.path](claim) for claim in claims]
         profile = cProfile.Profile() if args.profile else None
-        seconds = uvloop.run(drive(app, bodies, args.requests, profile))
+        seconds = uvloop.run(drive(app, bodies, args.requests, profile, PATHS[args.path]))
     finally:
         if not args.keep:
             cleanup(client, args.prefix, None)
-    print(f"{args.app}, {args.lines}-line claims: {seconds / args.requests * 1e6:.1f} µs a claim "
+    print(f"{args.app} {PATHS[args.path]}, {args.lines}-line claims: {seconds / args.requests * 1e6:.1f} µs a claim "
           f"({args.requests} claims{', profiled' if profile else ''})")
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)

@@ -7,8 +7,10 @@ decision counts as a failure, not only an error status.  ``make loadtest`` runs 
     make loadtest HOST=http://staging:8000 USERS=50 DURATION=60s P99_MS=50 MAX_FAIL=0.001
 
 Environment: ``LOADTEST_PHYSICIANS`` (seeded count, default 300000), ``LOADTEST_LINES`` (claim
-sizes drawn from, default ``1,20``), ``LOADTEST_P99_MS`` and ``LOADTEST_MAX_FAIL`` (the gate:
-locust exits 1 when the p99 of all checks or their failure ratio passes its bound).
+sizes drawn from, default ``1,20``), ``LOADTEST_NHSA`` (share of the national platform's
+transactions, 2204 uploads and 3101 order checks of the same claims, answers checked too; default
+0.3), ``LOADTEST_P99_MS`` and ``LOADTEST_MAX_FAIL`` (the gate: locust exits 1 when the p99 of all
+checks or their failure ratio passes its bound).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
 from loadtests.claims import Claim, make_claims, wrong_lines
+from loadtests.nhsa import NhsaCall, as_2204, as_3101, wrong_answer
 
 log = logging.getLogger(__name__)
 
 PHYSICIANS = int(os.environ.get("LOADTEST_PHYSICIANS", "300000"))
 SIZES = [int(n) for n in os.environ.get("LOADTEST_LINES", "1,20").split(",")]
+NHSA_SHARE = float(os.environ.get("LOADTEST_NHSA", "0.3"))
 CLAIMS: dict[int, list[Claim]] = {}
+CALLS: dict[tuple[str, int], list[NhsaCall]] = {}
 
 
 def claims(size: int) -> list[Claim]:
@@ -38,10 +43,20 @@ def claims(size: int) -> list[Claim]:
     return CLAIMS[size]
 
 
+def calls(infno: str, size: int) -> list[NhsaCall]:
+    if (infno, size) not in CALLS:
+        convert = as_2204 if infno == "2204" else as_3101
+        CALLS[infno, size] = [convert(claim) for claim in claims(size)]
+    return CALLS[infno, size]
+
+
 @events.init.add_listener
 def _prepare(environment: Environment, **_: Any) -> None:
     for size in SIZES:  # before the clock starts: the first users must not wait for them
         claims(size)
+        if NHSA_SHARE > 0:
+            calls("2204", size)
+            calls("3101", size)
 
 
 class SettlementGateway(FastHttpUser):
@@ -51,6 +66,9 @@ class SettlementGateway(FastHttpUser):
 
     @task
     def check(self) -> None:
+        if NHSA_SHARE > 0 and random.random() < NHSA_SHARE:
+            self.nhsa(random.choice(("2204", "3101")))
+            return
         size = random.choice(SIZES)
         claim = random.choice(claims(size))
         with self.client.post("/v1/claims/check", data=claim.body, headers={"Content-Type": "application/json"},
@@ -66,6 +84,25 @@ class SettlementGateway(FastHttpUser):
             problems = wrong_lines(claim, answer)
             if problems:
                 response.failure("wrong decision: " + "; ".join(problems[:3]))
+
+
+    def nhsa(self, infno: str) -> None:
+        """A 2204 upload or a 3101 check of a seeded claim: HTTP 200, and the rejected lines named."""
+        size = random.choice(SIZES)
+        call = random.choice(calls(infno, size))
+        with self.client.post(f"/nhsa/{infno}", data=call.body, headers={"Content-Type": "application/json"},
+                              name=f"/nhsa/{infno} [{size} lines]", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}")
+                return
+            try:
+                answer: Any = orjson.loads(response.content or b"")
+            except orjson.JSONDecodeError:
+                response.failure("answer is not JSON")
+                return
+            problem = wrong_answer(call, answer)
+            if problem:
+                response.failure("wrong answer: " + problem)
 
 
 @events.quitting.add_listener
