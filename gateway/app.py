@@ -20,7 +20,7 @@ from cache.reader import SnapshotCache
 from gateway.audit import DecisionLog
 from gateway.auth import ApiKeyGuard
 from gateway.checker import Policy
-from gateway.connections import async_redis, close_async_redis
+from gateway.connections import async_redis, close_async_redis, open_store
 from gateway.docs_ui import serve_docs
 from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.metrics import Metrics
@@ -32,6 +32,7 @@ from gateway.openapi import build_openapi
 from gateway.routes import router
 from gateway.settings import Settings
 from gateway.state import GatewayState
+from rules.calendar import china_calendar
 from rules.profiles import load_profile
 
 __all__ = ["create_app"]
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     profile = load_profile(settings.profile)  # parse once; an unknown profile fails here, not per request
+    calendar = china_calendar(settings.calendar_file)  # a malformed override file fails here too
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,8 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         front = NhsaFront(settings)
         await front.start()  # the pooled client to the platform, when DRGATE_NHSA_UPSTREAM is set
         app.state.nhsa = front
+        store = open_store(settings) if settings.status_store else None  # the help desk's reasons only
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, metrics, decisions)
+                                         reader, metrics, decisions, store, calendar)
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await decisions.stop()
             await reader.stop()
             await close_async_redis(client)
+            if store is not None:
+                store.dispose()
 
     app = GatewayApp(
         title="drgate",

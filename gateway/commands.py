@@ -167,7 +167,7 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     from cache.reader import UNREAD, SnapshotCache
     from cache.threaded import SnapshotReader
     from gateway.checker import Policy
-    from gateway.status import explain
+    from gateway.status import explain, store_reasons
 
     profile = load_profile(settings.profile)
     reader = SnapshotReader(sync_redis(settings, timeout=5.0), SnapshotCache(Keys(settings.redis_prefix)))
@@ -180,8 +180,15 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     if record is UNREAD:
         print(f"drgate: the record of {args.code} cannot be read", file=sys.stderr)
         return 1
-    print_json(explain(args.code, record, snapshot, args.on or today(), args.institution,
-                       Policy.from_settings(settings, profile), profile))
+    on = args.on or today()
+    store = open_store(settings)  # the reasons; the snapshot's answer stands if the store cannot be read
+    why = store_reasons(store, profile, china_calendar(settings.calendar_file), args.code, on, args.institution)
+    store.dispose()
+    if why is None:
+        print(f"drgate: reasons left out: the scoring store cannot be read or does not know {args.code}",
+              file=sys.stderr)
+    print_json(explain(args.code, record, snapshot, on, args.institution, Policy.from_settings(settings, profile),
+                       profile, why))
     return EXIT_OK if record is not None else EXIT_INPUT
 
 

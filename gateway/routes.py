@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
@@ -22,7 +23,7 @@ from cache.reader import UNREAD
 from gateway.checker import decide_claim
 from gateway.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
 from gateway.state import GatewayState
-from gateway.status import CHINA, explain
+from gateway.status import CHINA, explain, store_reasons
 
 __all__ = ["CHECK_PATH", "MAX_BODY", "answer_check", "read_body", "router"]
 
@@ -127,7 +128,8 @@ async def physician_status(
     snapshot = state.cache.snapshot
     if snapshot is None or record is UNREAD:
         return _problem(503, "the snapshot cannot be read now; retry, or see /readyz")
-    return _json(explain(code, record, snapshot, day, institution, state.policy, state.profile))
+    why = await run_in_threadpool(store_reasons, state.store, state.profile, state.calendar, code, day, institution)
+    return _json(explain(code, record, snapshot, day, institution, state.policy, state.profile, why))
 
 
 @router.get("/healthz", summary="Process is up")

@@ -164,7 +164,80 @@ class SanctionView(BaseModel):
     ban_until: date | None
     article: str
     computed: bool
+    ref: str | None = Field(default=None, description="The sanction's id in the store, or the computed one's")
     in_force: bool
+
+
+class ViolationReason(BaseModel):
+    id: str
+    item: str
+    article: str
+    points: int
+    scored_on: date
+    institution_code: str
+    basis_type: str = Field(description="The effective document the points rest on (苏州 第十三条)")
+    basis_no: str
+
+
+class OpenSuspension(BaseModel):
+    ref: str
+    start: date
+    nominal_end: date
+    window_first: date
+    window_end: date
+    why: str = Field(description="no restoration request filed in its window [first day, end) (衢州 第二十二条)")
+    article: str
+    calendar_known: bool = Field(description="false: the window was counted over a year whose 调休 is unknown")
+
+
+class RevokedReason(BaseModel):
+    target_id: str
+    kind: Literal["violation", "sanction"]
+    by: str = Field(description="`revocation`, or `appeal A-1` (衢州 第二十七条)")
+    on: date | None
+    reason: str
+
+
+class InstitutionReason(BaseModel):
+    id: str
+    institution_code: str
+    action: str
+    start: date
+    end: date | None
+    basis: str
+    article: str
+
+
+class BanReason(BaseModel):
+    ref: str
+    start: date
+    ban_until: date
+    article: str
+    computed: bool
+    in_force: bool
+
+
+class DueView(BaseModel):
+    action: str
+    article: str
+    reason: str
+    since: date | None
+    deadline: date | None
+    calendar_known: bool
+    ref: str | None
+
+
+class StatusReasons(BaseModel):
+    """Read from the scoring store (``DRGATE_STATUS_STORE``): why the state is what it is."""
+
+    points: list[ViolationReason] = Field(description="The violations that make the year's points")
+    open_suspensions: list[OpenSuspension]
+    revoked: list[RevokedReason] = Field(description="Violations and sanctions annulled, and by which record")
+    institution: InstitutionReason | None = Field(description="The institution's sanction, when it decides the line")
+    binding_ban: BanReason | None = Field(description="The termination whose ban ends last (衢州 第二十一条)")
+    due: list[DueView] = Field(description="What an officer owes this year (drgate rules evaluate's due)")
+    calendar_unknown_years: list[int] = Field(
+        description="Years whose 调休 the calendar does not know that these deadlines were counted over")
 
 
 class PhysicianStatus(BaseModel):
@@ -179,3 +252,4 @@ class PhysicianStatus(BaseModel):
     remaining: int | None = None
     line: LineResult | None = Field(description="The decision a line at `institution` on `on` gets")
     snapshot: SnapshotInfo
+    reasons: StatusReasons | None = Field(default=None, description="From the scoring store; null when not read")

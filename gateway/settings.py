@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     store_url: SecretStr = SecretStr("sqlite:///var/drgate.db")
     #: City profile: ``quzhou-2020`` or ``suzhou-2021-draft``.
     profile: str = "quzhou-2020"
+    #: ``GET /v1/physicians/{code}`` also reads the scoring store (``DRGATE_STORE_URL``) for the
+    #: reasons: violations, windows, revocations, institution basis, ban. Off: the snapshot only.
+    status_store: bool = False
     #: Calendar override file (TOML): a year's holidays and adjusted working days (调休) from the
     #: State Council's notice, for a year the ``holidays`` package does not carry yet. Unset: none.
     calendar_file: str | None = None

@@ -12,7 +12,9 @@ from cache.reader import SnapshotCache
 from gateway.checker import ClaimResult, Policy
 from gateway.metrics import Metrics
 from gateway.settings import Settings
+from rules.calendar import WorkingCalendar
 from rules.profiles import Profile
+from rules.store import Store
 
 if TYPE_CHECKING:
     from gateway.audit import DecisionLog
@@ -30,6 +32,8 @@ class GatewayState:
     reader: AsyncSnapshotReader
     metrics: Metrics
     decisions: DecisionLog | None = None
+    store: Store | None = None  # the help desk's reasons (DRGATE_STATUS_STORE), never the claim check
+    calendar: WorkingCalendar | None = None
 
     def observe(self, result: ClaimResult, seconds: float) -> None:
         self.metrics.observe(result, seconds, self.cache)

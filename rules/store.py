@@ -260,6 +260,11 @@ class Store:
         removed), by table then physician code: the few physicians the engine must evaluate."""
         return self._sparse(conn, None, self._revoked(conn))
 
+    def revoked_ids(self) -> set[str]:
+        """Ids of every violation, sanction or institution sanction annulled."""
+        with self.engine.connect() as conn:
+            return self._revoked(conn)
+
     def _revoked(self, conn: Connection) -> set[str]:
         """Targets annulled: by a revocation, or by an upheld appeal (衢州 第二十七条)."""
         upheld = sa.select(appeals.c.target_id).where(appeals.c.outcome == "upheld")
