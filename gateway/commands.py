@@ -55,10 +55,7 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
         verb = "would publish" if result.dry_run else "published"
         print(f"{result.mode} sync {verb} version {result.version} (generation {result.generation}): "
               f"{result.physicians} physicians, {result.changed} changed, in {result.seconds:.2f}s")
-        if result.calendar_unknown_years:
-            print(f"warning: restoration windows fall in {', '.join(map(str, result.calendar_unknown_years))}, "
-                  "whose adjusted working days (调休) the calendar does not know: counted over plain weekends. "
-                  "Add the State Council's schedule to DRGATE_CALENDAR_FILE.", file=sys.stderr)
+        _warn_calendar(result.calendar_unknown_years)
     return EXIT_OK
 
 
@@ -119,7 +116,9 @@ def rules(settings: Settings, args: argparse.Namespace) -> int:
     st.check()
     profile = load_profile(settings.profile)
     year = args.year or today().year
-    rows = evaluate_store(st, profile, year, args.physician, china_calendar(settings.calendar_file))
+    calendar = china_calendar(settings.calendar_file)
+    calendar.take_uncertain()
+    rows = evaluate_store(st, profile, year, args.physician, calendar)
     if args.physician is not None and not rows:
         print(f"drgate: {args.physician} is not a physician of the scoring store", file=sys.stderr)
         return EXIT_INPUT
@@ -127,7 +126,16 @@ def rules(settings: Settings, args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         print("\n".join(format_table(profile, year, rows)))
+    _warn_calendar(calendar.take_uncertain())
     return EXIT_OK
+
+
+def _warn_calendar(years: tuple[int, ...]) -> None:
+    """Say so when windows or deadlines were counted over years whose 调休 the calendar does not know."""
+    if years:
+        print(f"warning: restoration windows or appeal deadlines fall in {', '.join(map(str, years))}, whose "
+              "adjusted working days (调休) the calendar does not know: counted over plain weekends. Add the "
+              "State Council's schedule to DRGATE_CALENDAR_FILE.", file=sys.stderr)
 
 
 def notices(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,12 +143,14 @@ def notices(settings: Settings, args: argparse.Namespace) -> int:
 
     st = open_store(settings)
     st.check()
-    rows = list_notices(st, load_profile(settings.profile), args.physician, due_only=args.due,
-                        calendar=china_calendar(settings.calendar_file))
+    calendar = china_calendar(settings.calendar_file)
+    calendar.take_uncertain()
+    rows = list_notices(st, load_profile(settings.profile), args.physician, due_only=args.due, calendar=calendar)
     if args.json:
         print_json(rows)
     else:
         print("\n".join(format_notices(rows)))
+    _warn_calendar(calendar.take_uncertain())
     return EXIT_OK
 
 

@@ -162,3 +162,18 @@ def test_sync_says_which_years_its_deadlines_fell_in_unknown(store: Store, profi
     known = Syncer(redis, keys, store, profile, with_override(), grace_seconds=2).full()
     assert known.calendar_unknown_years == ()
     assert known.calendar_known_through == 2027
+
+
+def test_a_malformed_override_file_stops_a_command_with_exit_2_naming_it(
+        sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import EXIT_INPUT, main
+    from rules.calendar import china_calendar
+
+    bad = tmp_path / "calendar.toml"
+    bad.write_text('[2027]\nworking_days = ["2027-02-10"]\n', encoding="utf-8")
+    monkeypatch.setenv("DRGATE_STORE_URL", sqlite_store.url)
+    monkeypatch.setenv("DRGATE_CALENDAR_FILE", str(bad))
+    china_calendar.cache_clear()
+    assert main(["rules", "evaluate", "--year", "2027"]) == EXIT_INPUT
+    assert "calendar.toml: [2027] working_days: 2027-02-10 is a weekday" in capsys.readouterr().err

@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from gateway.cli import main
+from rules.calendar import package_last_year
 from rules.importer import import_files
 from rules.profiles import Profile, load_profile
 from rules.report import evaluate_store, format_table
@@ -85,3 +88,31 @@ def test_the_table_marks_a_deadline_counted_over_an_unknown_year(sqlite_store: S
     assert appeal_due["calendar_known"] is False
     text = "\n".join(format_table(QUZHOU, 2026, rows))
     assert "DUE decide_appeal since 2026-12-15, by 2027-01-27 (deadline over a year whose 调休" in text
+
+
+@pytest.mark.skipif(package_last_year() >= 2027, reason="the holidays package now carries 2027's 调休")
+def test_rules_evaluate_warns_of_windows_in_a_year_the_calendar_does_not_know(
+        sqlite_store: Store, write_jsonl: Write, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DRGATE_STORE_URL", sqlite_store.url)
+    import_files(sqlite_store, QUZHOU, [write_jsonl([*BASE, sanction("S-1", "suspend", "2027-01-15", "2027-02-15")])])
+    capsys.readouterr()
+    assert main(["rules", "evaluate", "--year", "2027", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out)[0]["physician_code"] == PHYSICIAN
+    assert "fall in 2027" in err and "DRGATE_CALENDAR_FILE" in err
+
+
+def test_rules_evaluate_with_the_years_schedule_in_the_override_file_is_silent(
+        sqlite_store: Store, write_jsonl: Write, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_calendar_overrides import MADE_UP_2027
+
+    schedule = tmp_path / "calendar.toml"
+    schedule.write_text(MADE_UP_2027, encoding="utf-8")
+    monkeypatch.setenv("DRGATE_STORE_URL", sqlite_store.url)
+    monkeypatch.setenv("DRGATE_CALENDAR_FILE", str(schedule))
+    import_files(sqlite_store, QUZHOU, [write_jsonl([*BASE, sanction("S-1", "suspend", "2027-01-15", "2027-02-15")])])
+    capsys.readouterr()
+    assert main(["rules", "evaluate", "--year", "2027", "--json"]) == 0
+    assert "warning" not in capsys.readouterr().err
