@@ -206,6 +206,7 @@ def _facts(code: str, agreements_: tuple[Agreement, ...], sparse: dict[str, dict
         sanctions=tuple(sparse["sanctions"].get(code, ())),
         restorations=tuple(sparse["restorations"].get(code, ())),
         credits=tuple(sparse["credits"].get(code, ())),
+        revoked=tuple(sparse["revoked"].get(code, ())),
     )
 
 

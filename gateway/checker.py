@@ -54,6 +54,7 @@ class LineResult:
     until: str | None
     flags: list[str]
     would_reject: str | None
+    ban_until: str | None = None
 
 
 @dataclass
@@ -106,9 +107,9 @@ def decide_claim(
         else:
             found = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code, snapshot,
                                policy, stale)
-        _, decision, reason, basis, until, flags, would_reject, ok = found
+        _, decision, reason, basis, until, flags, would_reject, ok, ban_until = found
         passed += ok
-        append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject))
+        append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
     rejected = len(lines) - passed
     overall = "partial" if passed and rejected else (PASS if passed else REJECT)
     return ClaimResult(

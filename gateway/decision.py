@@ -1,8 +1,9 @@
 """The line decision: (physician record, institution record, day, exemption) → result. Pure.
 
-Reasons are checked in SPEC.md's order; the first that applies is the line's reason:
+Reasons are checked in docs/decision.md's order; the first that applies is the line's reason:
 
-    institution_suspended  reject  衢州 第十四条
+    institution_suspended  reject  衢州 第十四条 (暂停)
+    institution_terminated reject  衢州 第十四条 (解除: its agreements there are dissolved)
     unknown_physician      reject  衢州 第十三条、第十五条
     disqualified           reject  衢州 第二十三条 (credit D)
     terminated             reject  衢州 第二十一条
@@ -38,6 +39,7 @@ REJECT = "reject"
 #: Every reason code, with its decision, in the order they are checked.
 REASONS: dict[str, str] = {
     "institution_suspended": REJECT,
+    "institution_terminated": REJECT,
     "unknown_physician": REJECT,
     "disqualified": REJECT,
     "terminated": REJECT,
@@ -60,43 +62,97 @@ class LineDecision:
     decision: str
     reason: str
     basis: str | None = None
-    until: int = 0  # day ordinal of the first day the line would pass again; 0 when not known
+    until: int = 0  # day ordinal of the first day the line passes again by itself; 0 when none is known
     flags: tuple[str, ...] = ()
     would_reject: str | None = None
+    ban_until: int = 0  # end of the termination ban that binds (衢州 第二十一条); 0 when none
+
+
+#: How many obstacles ``until`` follows (a suspension, then no agreement until a later one, ...).
+_MAX_STEPS = 8
 
 
 def assess(
     physician: PhysicianRecord | None, institution: InstitutionRecord | None, institution_code: str, on: int
+) -> tuple[str, int, int, bool]:
+    """(reason, until, ban_until, watch) of a line at ``institution_code`` on day ``on``, before exemptions.
+
+    ``until`` is the first day after ``on`` on which the line passes by itself, without a record
+    yet to come: each obstacle names the earliest day it could be gone (a suspension's end, the
+    start of a recorded agreement, a better credit rating), and the line is decided again on that
+    day until it passes or an obstacle has no end.  A ban's end is not such a day: a dissolved
+    agreement (解除) does not come back, a new one must be recorded (``ban_until`` tells when it may start).
+    """
+    reason, step, watch = _obstacle(physician, institution, institution_code, on)
+    if reason == "ok":
+        return reason, 0, 0, watch
+    until, day = 0, on
+    for _ in range(_MAX_STEPS):
+        if step <= day or step >= OPEN_END:
+            break
+        again, later, _watch = _obstacle(physician, institution, institution_code, step)
+        if again == "ok":
+            until = step
+            break
+        day, step = step, later
+    return reason, until, _binding_ban(physician, on), watch
+
+
+def _binding_ban(physician: PhysicianRecord | None, on: int) -> int:
+    """The latest ``ban_until`` of the terminations begun by ``on`` that still bind then (衢州 第二十一条)."""
+    if physician is None or not physician.sanctions:
+        return 0
+    ban = max((s.ban_until for s in physician.sanctions if s.action == Action.TERMINATE and s.start <= on), default=0)
+    return ban if ban > on else 0
+
+
+def _obstacle(
+    physician: PhysicianRecord | None, institution: InstitutionRecord | None, institution_code: str, on: int
 ) -> tuple[str, int, bool]:
-    """(reason, until, watch) of a line at ``institution_code`` on day ``on``, before exemptions."""
+    """(reason, the earliest day the reason could be gone or 0, watch) on day ``on``."""
+    # 衢州 第十四条: an institution's termination (解除) dissolves the agreements there that began
+    # on or before it, for good; its suspension only holds them while it lasts.
+    dissolved_through = -1
     if institution is not None and institution.sanctions:
-        for s in institution.sanctions:  # 衢州 第十四条
-            if s.start <= on < s.end:
-                return "institution_suspended", (s.end if s.end < OPEN_END else 0), False
+        terminated_until = -1
+        for s in institution.sanctions:
+            if s.start > on:
+                continue
+            if s.action == Action.TERMINATE:
+                dissolved_through = max(dissolved_through, s.start)
+                if on < s.end:
+                    terminated_until = max(terminated_until, s.end)
+            elif on < s.end:
+                return "institution_suspended", s.end, False
+        if terminated_until >= 0:
+            return "institution_terminated", terminated_until, False
     if physician is None:
         return "unknown_physician", 0, False
     watch = False
     if physician.credits:
         level = ""
+        better = 0
         for c in physician.credits:  # sorted by start: the last one started is in force
             if c.start <= on:
                 level = c.level
+            elif c.level != "D" and not better:
+                better = c.start
         if level == "D":  # 衢州 第二十三条: 取消医保医师资格
-            return "disqualified", 0, False
+            return "disqualified", better, False
         watch = level == "C"
-    covering = None
+    covering = False
     for a in physician.agreements:
-        if a.institution == institution_code and a.start <= on < a.end:
-            covering = a
+        if a.institution == institution_code and a.start <= on < a.end and a.start > dissolved_through:
+            covering = True
             break
     if physician.sanctions:
-        terminated = None
+        terminated = False
         suspended_until = -1
         for s in physician.sanctions:
             if s.start > on:
                 continue
             if s.action == Action.TERMINATE:
-                terminated = s
+                terminated = True
             elif on < s.end:
                 if s.action in _SUSPENSIONS:
                     suspended_until = max(suspended_until, s.end)
@@ -104,15 +160,12 @@ def assess(
                     watch = True
         # Agreements were clipped by the engine: one covering the day after a termination began
         # after it and is honoured from ban_until on (衢州 第二十一条).
-        if terminated is not None and covering is None:
-            until = _next_start(physician, institution_code, on) or (
-                terminated.ban_until if terminated.ban_until > on else 0
-            )
-            return "terminated", until, watch
+        if terminated and not covering:
+            return "terminated", _next_start(physician, institution_code, on, dissolved_through), watch
         if suspended_until >= 0:
-            return "suspended", _chained_end(physician, suspended_until), watch
-    if covering is None:
-        return "no_agreement", _next_start(physician, institution_code, on), watch
+            return "suspended", suspended_until, watch
+    if not covering:
+        return "no_agreement", _next_start(physician, institution_code, on, dissolved_through), watch
     return "ok", 0, watch
 
 
@@ -124,13 +177,13 @@ def decide_line(
     exempt: bool,
     basis: Mapping[str, str],
 ) -> LineDecision:
-    reason, until, watch = assess(physician, institution, institution_code, on)
+    reason, until, ban_until, watch = assess(physician, institution, institution_code, on)
     flags = _flags(watch, exempt)
     if reason == "ok":
         return LineDecision(PASS, "ok", None, 0, flags, None)
     if exempt:
         return LineDecision(PASS, "emergency_exempt", basis.get("emergency_exempt"), 0, flags, reason)
-    return LineDecision(REJECT, reason, basis.get(reason), until, flags, None)
+    return LineDecision(REJECT, reason, basis.get(reason), until, flags, None, ban_until)
 
 
 def decide_unverified(fail_open: bool, exempt: bool, basis: Mapping[str, str]) -> LineDecision:
@@ -148,17 +201,7 @@ def _flags(watch: bool, exempt: bool) -> tuple[str, ...]:
     return (EMERGENCY,) if exempt else ()
 
 
-def _next_start(physician: PhysicianRecord, institution_code: str, on: int) -> int:
-    starts = [a.start for a in physician.agreements if a.institution == institution_code and a.start > on]
+def _next_start(physician: PhysicianRecord, institution_code: str, on: int, dissolved_through: int) -> int:
+    starts = [a.start for a in physician.agreements
+              if a.institution == institution_code and a.start > on and a.start > dissolved_through]
     return min(starts, default=0)
-
-
-def _chained_end(physician: PhysicianRecord, end: int) -> int:
-    """End of back-to-back suspensions; 0 when one of them is open-ended."""
-    moved = True
-    while moved and end < OPEN_END:
-        moved = False
-        for s in physician.sanctions:
-            if s.action in _SUSPENSIONS and s.start <= end < s.end:
-                end, moved = s.end, True
-    return end if end < OPEN_END else 0

@@ -33,7 +33,8 @@ router = APIRouter()
 CHECK_PATH = "/v1/claims/check"
 MAX_BODY = 1 << 20  # 1 MiB: 1000 lines of a claim fit in well under 200 KiB
 
-_REASON_DOC = """Reasons (first that applies): `institution_suspended` (衢州 第十四条), `unknown_physician`
+_REASON_DOC = """Reasons (first that applies): `institution_suspended`, `institution_terminated` (衢州 第十四条),
+`unknown_physician`
 (衢州 第十三条、第十五条), `disqualified` (credit D, 衢州 第二十三条), `terminated` (衢州 第二十一条),
 `suspended` (衢州 第二十一条、第二十二条 / 苏州 第十六条), `no_agreement` (衢州 第八条、第十三条), `ok`.
 Emergency/rescue turns a rejection into `emergency_exempt` (衢州 第十五条); `unverified` when the

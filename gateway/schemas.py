@@ -68,8 +68,8 @@ ServiceDate = Annotated[
 MedType = Annotated[str, Field(max_length=6)]
 LineId = Annotated[str, Field(min_length=1, max_length=64)]
 Reason = Literal[
-    "institution_suspended", "unknown_physician", "disqualified", "terminated", "suspended", "no_agreement",
-    "ok", "emergency_exempt", "unverified",
+    "institution_suspended", "institution_terminated", "unknown_physician", "disqualified", "terminated", "suspended",
+    "no_agreement", "ok", "emergency_exempt", "unverified",
 ]
 
 
@@ -134,11 +134,16 @@ class LineResult(BaseModel):
     decision: Literal["pass", "reject"]
     reason: Reason = Field(description="First reason that applies, in the order of SPEC.md's decision table")
     basis: str | None = Field(description="Article of the regulation behind a rejection or exemption")
-    until: date | None = Field(description="First day the line would pass again, when known")
+    until: date | None = Field(
+        description="First day the line passes again by itself: a suspension's end, the start of a recorded "
+                    "agreement; null when none is known (a dissolved agreement needs a new one)")
     flags: list[Literal["watch", "emergency", "stale"]] = Field(
         description="watch: 约谈 band or credit C; emergency: exemption claimed; stale: old snapshot"
     )
     would_reject: Reason | None = Field(description="Reason replaced by an exemption or by shadow mode")
+    ban_until: date | None = Field(
+        description="End of the termination ban that binds (the latest of those in force, 衢州 第二十一条): "
+                    "no new agreement starts before it; null when none")
 
 
 class SnapshotInfo(BaseModel):

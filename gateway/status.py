@@ -47,7 +47,8 @@ def explain(code: str, record: PhysicianRecord | None, snapshot: Snapshot, on: d
     if institution is not None:
         d = decide_line(record, snapshot.institutions.get(institution), institution, n, False, policy.basis)
         line = {"line_id": "-", "physician_code": code, "decision": d.decision, "reason": d.reason,
-                "basis": d.basis, "until": iso(d.until), "flags": list(d.flags), "would_reject": d.would_reject}
+                "basis": d.basis, "until": iso(d.until), "flags": list(d.flags), "would_reject": d.would_reject,
+                "ban_until": iso(d.ban_until)}
     points = dict(record.points).get(on.year, 0) if record is not None else None
     return {
         "physician_code": code,

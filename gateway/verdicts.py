@@ -25,8 +25,8 @@ __all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
 #: Memoised lines, all tables of a snapshot together (~250 B each): past it, tables start anew.
 MAX_ENTRIES = 100_000
 
-#: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0)
-Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int]
+#: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0, ban_until ISO)
+Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int, str | None]
 
 
 Table = dict[str, Verdict]
@@ -70,7 +70,7 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
         decision, would_reject = PASS, d.reason
     flags = (*d.flags, STALE) if stale else d.flags
     found: Verdict = (record, decision, d.reason, d.basis, iso(d.until), flags, would_reject,
-                      1 if decision == PASS else 0)
+                      1 if decision == PASS else 0, iso(d.ban_until))
     table[code] = found
     _current.size += 1
     return found

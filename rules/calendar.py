@@ -176,10 +176,19 @@ class WorkingCalendar:
         self._note(start, current)
         return current
 
-    def restoration_window(self, end: int, count: int) -> tuple[int, int]:
-        """Half-open ``[first, end)`` in which a restoration request counts (衢州 第二十二条)."""
+    def restoration_window(self, end: int, count: int, opened: int = 0) -> tuple[int, int]:
+        """Half-open ``[first, last)`` in which a restoration request counts (衢州 第二十二条).
+
+        ``[first, end)``, ``first`` the earliest of the ``count`` working days before ``end``.  A
+        window that a revocation ``opened`` late (the suspension was created or changed by it)
+        starts on that day and keeps its ``count`` working days, running past ``end`` if need be.
+        """
         days = self.working_days_before(end, count)
-        return (days[0] if days else end), end
+        first = days[0] if days else end
+        if opened <= first:
+            return first, end
+        # ``count`` working days from ``opened`` (included): up to the count-th after the day before.
+        return opened, max(end, self.add_working_days(opened - 1, count) + 1)
 
 
 @cache
@@ -193,30 +202,37 @@ def china_calendar(override_file: str | None = None) -> WorkingCalendar:
     return WorkingCalendar(overrides=load_overrides(override_file))
 
 
-def restoration_applies(filed_on: int, end: int, count: int, calendar: WorkingCalendar) -> bool:
+def restoration_applies(filed_on: int, end: int, count: int, calendar: WorkingCalendar, opened: int = 0) -> bool:
     """Whether a request filed on ``filed_on`` lifts a suspension ending at ``end``."""
-    first, last = calendar.restoration_window(end, count)
+    first, last = calendar.restoration_window(end, count, opened)
     return first <= filed_on < last
 
 
 def restore_suspensions(
-    sanctions: Iterable[Sanction], filed: Iterable[int], count: int, calendar: WorkingCalendar
+    sanctions: Iterable[Sanction], filed: Iterable[int], count: int, calendar: WorkingCalendar,
+    opened: Mapping[str, int] | None = None,
 ) -> tuple[Sanction, ...]:
     """Suspensions as 衢州 第二十二条 leaves them.
 
     A ``suspend`` with an end date is lifted at ``end`` only if a restoration request was filed
     in its window; otherwise "暂停期限自动延长" and it stays in force with no end (``OPEN_END``).
+    ``opened`` maps the ``ref`` of a suspension that a revocation created or changed to the
+    revocation's day: its window opens no earlier (``WorkingCalendar.restoration_window``), and
+    one whose ``end`` had come by then is lifted at ``end``: a won case leaves nobody worse off.
     ``count == 0`` (苏州: the period ends by itself, 第十六条) leaves every sanction as it is.
     Other actions are returned unchanged.
     """
     requests = sorted(set(filed))
+    late = opened or {}
     kept: list[Sanction] = []
     for sanction in sanctions:
         if count > 0 and sanction.action == Action.SUSPEND and sanction.end < OPEN_END:
             # The window is counted even without a request: a window in a year the calendar does
             # not know is noted (``take_uncertain``) whether or not anyone filed yet.
-            first, last = calendar.restoration_window(sanction.end, count)
-            if not any(first <= day < last for day in requests):
-                sanction = replace(sanction, end=OPEN_END)
+            revised = late.get(sanction.ref, 0)
+            if revised < sanction.end:
+                first, last = calendar.restoration_window(sanction.end, count, revised)
+                if not any(first <= day < last for day in requests):
+                    sanction = replace(sanction, end=OPEN_END)
         kept.append(sanction)
     return tuple(kept)

@@ -7,8 +7,10 @@
 2. with ``auto_sanctions`` the bands of 衢州 第二十一条 are computed (``rules.sanctions``);
 3. explicit sanctions of the store always apply, beside the computed ones;
 4. 衢州 第二十二条: a suspension with an end is lifted at that end only if a restoration request
-   was filed in its window, otherwise it stays in force with no end (``rules.calendar``);
-5. terminations clip the agreements (``clip_agreements``);
+   was filed in its window (counted from a revocation that created or changed it, at the
+   earliest), otherwise it stays in force until the agreements it suspends expire, and a
+   termination (解除) follows (``rules.calendar``, ``rules.restoration``);
+5. terminations clip the agreements (``clip_agreements``), credit D cancels them (``cancel_disqualified``);
 6. a ``YearReport`` per year: points, what is left of the year's points (衢州 第十六条), the
    sanctions in force that year, and the decisions due (苏州 第十六条).
 
@@ -24,6 +26,7 @@ from datetime import date
 from rules.calendar import WorkingCalendar, add_years, china_calendar, restore_suspensions
 from rules.ledger import Entry, entries
 from rules.model import (
+    OPEN_END,
     Action,
     Agreement,
     Credit,
@@ -31,16 +34,18 @@ from rules.model import (
     PhysicianFacts,
     PhysicianRecord,
     Sanction,
+    Violation,
     day,
     day_or_open,
     iso,
 )
 from rules.profiles import Profile
+from rules.restoration import expire_suspensions, revision_days
 from rules.sanctions import computed_sanctions
 
 __all__ = [
-    "Due", "Evaluation", "YearReport", "clip_agreements", "evaluate", "physician_record", "report_for_year",
-    "terminations",
+    "Due", "Evaluation", "YearReport", "cancel_disqualified", "clip_agreements", "evaluate", "physician_record",
+    "report_for_year", "terminations",
 ]
 
 
@@ -91,18 +96,25 @@ def _record(profile: Profile, facts: PhysicianFacts, ledger: tuple[Entry, ...],
             calendar: WorkingCalendar | None) -> PhysicianRecord:
     sanctions = _explicit(profile, facts.sanctions) + computed_sanctions(profile, ledger)
     count = profile.bands.restoration_working_days
-    if count > 0 and sanctions:
+    if count > 0 and sanctions:  # 衢州 第二十二条
         filed = [day(r.filed_on) for r in facts.restorations]
-        sanctions = restore_suspensions(sanctions, filed, count, calendar or china_calendar())
+
+        def sanctions_of(violations: tuple[Violation, ...], explicit: tuple[ExplicitSanction, ...]
+                         ) -> tuple[Sanction, ...]:
+            return _explicit(profile, explicit) + computed_sanctions(profile, entries(profile, violations))
+
+        opened = revision_days(facts, sanctions_of)
+        restored = restore_suspensions(sanctions, filed, count, calendar or china_calendar(), opened)
+        sanctions = expire_suspensions(profile, sanctions, restored, facts.agreements)
     sanctions = tuple(sorted(sanctions, key=lambda s: (s.start, s.ref)))
+    credits = tuple(
+        Credit(c.level, day(c.effective_from)) for c in sorted(facts.credits, key=lambda c: c.effective_from)
+    )
     return PhysicianRecord(
         code=facts.code,
-        agreements=clip_agreements(facts.agreements, sanctions),
+        agreements=cancel_disqualified(clip_agreements(facts.agreements, sanctions), credits),
         sanctions=sanctions,
-        credits=tuple(
-            Credit(c.level, day(c.effective_from))
-            for c in sorted(facts.credits, key=lambda c: c.effective_from)
-        ),
+        credits=credits,
         points=tuple(sorted(_year_totals(ledger).items())),
     )
 
@@ -178,6 +190,37 @@ def clip_agreements(
         if start < end:
             clipped.append(Agreement(agreement.institution, start, end))
     return tuple(sorted(clipped, key=lambda a: (a.institution, a.start)))
+
+
+def cancel_disqualified(agreements: tuple[Agreement, ...], credits: tuple[Credit, ...]) -> tuple[Agreement, ...]:
+    """Agreements as credit D leaves them (衢州 第二十三条 取消其医保医师资格).
+
+    D cancels the agreements held on its ``effective_from``: they end that day, and a later A, B
+    or C rating does not revive them.  An agreement that starts while D is the rating in force is
+    cancelled too; one that starts on or after the better rating is honoured.  ``credits`` are
+    sorted by start.
+    """
+    spans: list[tuple[int, int]] = []  # [D from, better rating from)
+    since = -1
+    for c in credits:
+        if c.level == "D" and since < 0:
+            since = c.start
+        elif c.level != "D" and since >= 0:
+            spans.append((since, c.start))
+            since = -1
+    if since >= 0:
+        spans.append((since, OPEN_END))
+    if not spans:
+        return agreements
+    kept: list[Agreement] = []
+    for a in agreements:
+        end = a.end
+        for first, better in spans:
+            if a.start < better and end > first:
+                end = min(end, first)
+        if a.start < end:
+            kept.append(a if end == a.end else Agreement(a.institution, a.start, end))
+    return tuple(kept)
 
 
 def in_force_until(sanction: Sanction) -> int:

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from rules.aliases import PhysicianAliasRow
-from rules.calendar import WorkingCalendar, china_calendar
+from rules.calendar import WorkingCalendar, add_years, china_calendar
 from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
 from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
@@ -221,7 +221,30 @@ def parse_lines(name: str, lines: Iterable[bytes], profile: Profile) -> Iterator
         if isinstance(row, ViolationRow) and row.item not in profile.items:
             yield LineProblem(name, number, "item", f"{row.item!r} is not an item of the {profile.name} catalog")
             continue
+        if isinstance(row, SanctionRow):
+            problem = _sanction_problem(profile, row)
+            if problem is not None:
+                yield LineProblem(name, number, *problem)
+                continue
         yield ParsedLine(name, number, row)
+
+
+def _sanction_problem(profile: Profile, row: SanctionRow) -> tuple[str, str] | None:
+    """(field, why) when the profile's regulation does not allow the sanction as written."""
+    bands = profile.bands
+    if row.action == "terminate" and row.ban_until is not None and bands.one_shot_ban_years_max > 0:
+        # 衢州 第二十一条: 一年内不再接受 ... 一次性扣 12 分的 ... 1-5 年内不得签订.
+        start = day(row.start)
+        shortest = add_years(start, bands.terminate_ban_years)
+        longest = add_years(start, bands.one_shot_ban_years_max)
+        if not shortest <= day(row.ban_until) <= longest:
+            return ("ban_until", f"{row.ban_until} is not {bands.terminate_ban_years} to "
+                    f"{bands.one_shot_ban_years_max} years after start {row.start} "
+                    f"(from {iso(shortest)} to {iso(longest)}; {profile.article_for('terminate')})")
+    if row.action == "settlement_suspend" and row.end is None and profile.settlement_suspend_requires_end:
+        return ("end", f"is required: a settlement suspension states its period "
+                f"({profile.article_for('settlement_suspend')} 应当同时明确中止的期限)")
+    return None
 
 
 def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_invalid: bool = False,
@@ -336,9 +359,11 @@ def _check_bans(
     refused: set[int] = set()
     for p in agreements:
         start = day(p.row.start)
-        ban = next((t for t in bans.get(p.row.physician_code, ()) if t.start <= start < t.ban_until), None)
-        if ban is None:
+        # Of several bans holding the day, the one that binds is the one that ends last.
+        holding = [t for t in bans.get(p.row.physician_code, ()) if t.start <= start < t.ban_until]
+        if not holding:
             continue
+        ban = max(holding, key=lambda t: (t.ban_until, t.start, t.ref))
         refused.add(id(p))
         origin = "computed from the year's points" if ban.computed else f"sanction {ban.ref}"
         report.problems.append(LineProblem(

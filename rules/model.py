@@ -29,6 +29,7 @@ __all__ = [
     "PhysicianFacts",
     "PhysicianRecord",
     "Restoration",
+    "Revoked",
     "Sanction",
     "Violation",
     "day",
@@ -159,8 +160,21 @@ class CreditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    """A violation or sanction annulled by a revocation on ``revoked_on``.
+
+    It no longer counts; it is kept to tell which suspensions a revocation created or changed
+    (their restoration window opens no earlier than the revocation, 衢州 第二十二条).
+    """
+
+    fact: Violation | ExplicitSanction
+    revoked_on: date
+
+
+@dataclass(frozen=True, slots=True)
 class PhysicianFacts:
-    """Everything the store knows of one physician, revoked rows already removed."""
+    """Everything the store knows of one physician; revoked rows are out of ``violations`` and
+    ``sanctions`` and in ``revoked``."""
 
     code: str
     agreements: tuple[Agreement, ...] = ()
@@ -168,3 +182,4 @@ class PhysicianFacts:
     sanctions: tuple[ExplicitSanction, ...] = ()
     restorations: tuple[Restoration, ...] = ()
     credits: tuple[CreditEntry, ...] = ()
+    revoked: tuple[Revoked, ...] = ()

@@ -36,7 +36,9 @@ class Bands:
     terminate_ban_years: int = 1
     one_shot_points: int = 0
     one_shot_ban_years: int = 1
-    one_shot_ban_years_max: int = 1
+    # 衢州 第二十一条 "1-5年内不得": the longest ban an officer's termination may set (its shortest is
+    # ``terminate_ban_years``); 0: the profile bounds no ban.
+    one_shot_ban_years_max: int = 0
     consecutive_years: int = 0
     consecutive_points: int = 0
     restoration_working_days: int = 0
@@ -64,6 +66,8 @@ class Profile:
     # Points are deducted from ``year_points`` and the rest is reported (衢州 第十六条 初始分值 12 分);
     # a profile that only adds points up (苏州 第七条) reports no remainder.
     report_remaining: bool = False
+    # 苏州 第十六条 "应当同时明确中止的期限": a settlement suspension must be imported with its end.
+    settlement_suspend_requires_end: bool = False
 
     def item(self, item_id: str) -> CatalogItem:
         try:
@@ -126,4 +130,5 @@ def _build(raw: dict[str, Any]) -> Profile:
         articles={str(k): str(v) for k, v in raw.get("articles", {}).items()},
         reasons={str(k): str(v) for k, v in raw.get("reasons", {}).items()},
         report_remaining=bool(raw.get("report_remaining", False)),
+        settlement_suspend_requires_end=bool(raw.get("settlement_suspend_requires_end", False)),
     )

@@ -16,9 +16,11 @@ the total reach its band, and each band fires at most once a year:
   (连续三年违规扣分在 9 分以上, "以上" including 9) → ``terminate`` as above, dated by the
   violation that makes the third year reach 9; it takes the place of that year's suspension.
 
-A violation that makes the total cross several bands at once applies only the highest of them
-(SPEC): 5 → 12 terminates without interview or suspension, 5 → 10 suspends for 2 months without
-an interview.  The lower bands are spent for the year: the total cannot cross them again.
+A violation that makes the total cross several of the suspension and termination bands at once
+applies only the highest of them: 8 → 12 terminates without a suspension.  The interview band
+stands apart: a total that has reached 6 owes the 约谈 whatever the order of the points, so
+4 → 10 suspends for 2 months *and* puts the interview's watch flag on until year end, as 6 then
+10 does.  The bands crossed are spent for the year: the total cannot cross them again.
 
 Suspensions come out with their nominal end; 衢州 第二十二条 (``rules.calendar``) decides later
 whether they are lifted at that end.
@@ -75,6 +77,11 @@ def _year(profile: Profile, year: int, entries: list[Entry], repeat: bool) -> li
         if entry.points <= 0:
             continue
         before, total = total, total + entry.points
+        # 约谈 is owed once the total has reached 6, whatever the order of the points: a jump
+        # past it to a suspension or a termination owes the interview beside them.
+        if Action.INTERVIEW not in fired and 0 < bands.interview_points <= total:
+            fired.add(Action.INTERVIEW)
+            result.append(_interview(profile, year, entry))
         sanction = _highest_crossed(profile, bands, year, entry, before, total, repeat)
         if sanction is not None and sanction.action not in fired:
             fired.add(sanction.action)
@@ -103,16 +110,18 @@ def _highest_crossed(
             computed=True,
             ref=computed_ref(year, Action.SUSPEND),
         )
-    if crossed(bands.interview_points):
-        return Sanction(
-            action=Action.INTERVIEW.value,
-            start=entry.day,
-            end=date(year + 1, 1, 1).toordinal(),  # 约谈 watches until the points reset (第十六条)
-            article=profile.article_for(Action.INTERVIEW),
-            computed=True,
-            ref=computed_ref(year, Action.INTERVIEW),
-        )
     return None
+
+
+def _interview(profile: Profile, year: int, entry: Entry) -> Sanction:
+    return Sanction(
+        action=Action.INTERVIEW.value,
+        start=entry.day,
+        end=date(year + 1, 1, 1).toordinal(),  # 约谈 watches until the points reset (第十六条)
+        article=profile.article_for(Action.INTERVIEW),
+        computed=True,
+        ref=computed_ref(year, Action.INTERVIEW),
+    )
 
 
 def _terminate(profile: Profile, bands: Bands, year: int, entry: Entry, article: str) -> Sanction:

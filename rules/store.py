@@ -26,6 +26,7 @@ from rules.model import (
     InstitutionRecord,
     PhysicianFacts,
     Restoration,
+    Revoked,
     Sanction,
     Violation,
     day,
@@ -214,7 +215,8 @@ class Store:
                         day(r.start),
                         day_or_open(r.end),
                         0,
-                        profile.basis_for("institution_suspended") or "",
+                        profile.basis_for(f"institution_{'terminated' if r.action == 'terminate' else 'suspended'}")
+                        or "",
                         False,
                         r.id,
                     )
@@ -263,21 +265,27 @@ class Store:
     def revoked_ids(self) -> set[str]:
         """Ids of every violation, sanction or institution sanction annulled."""
         with self.engine.connect() as conn:
-            return self._revoked(conn)
+            return set(self._revoked(conn))
 
-    def _revoked(self, conn: Connection) -> set[str]:
-        """Targets annulled: by a revocation, or by an upheld appeal (衢州 第二十七条)."""
-        upheld = sa.select(appeals.c.target_id).where(appeals.c.outcome == "upheld")
-        return set(conn.execute(sa.union(sa.select(revocations.c.target_id), upheld)).scalars())
+    def _revoked(self, conn: Connection) -> dict[str, Any]:
+        """Targets annulled -> the day: by a revocation (``revoked_on``), or by an upheld appeal
+        (衢州 第二十七条, ``decided_on``); of both, the earlier."""
+        upheld = sa.select(appeals.c.target_id, appeals.c.decided_on).where(appeals.c.outcome == "upheld")
+        found: dict[str, Any] = {}
+        for target, on in conn.execute(sa.union(sa.select(revocations.c.target_id, revocations.c.revoked_on), upheld)):
+            if target not in found or (on is not None and (found[target] is None or on < found[target])):
+                found[target] = on
+        return found
 
     def _sparse(
-        self, conn: Connection, wanted: list[str] | None, revoked: set[str], *, sanctions_only: bool = False
+        self, conn: Connection, wanted: list[str] | None, revoked: dict[str, Any], *, sanctions_only: bool = False
     ) -> dict[str, dict[str, list[Any]]]:
         out: dict[str, dict[str, list[Any]]] = {
             "violations": defaultdict(list),
             "sanctions": defaultdict(list),
             "restorations": defaultdict(list),
             "credits": defaultdict(list),
+            "revoked": defaultdict(list),
         }
 
         def rows(table: sa.Table) -> Iterator[Any]:
@@ -288,26 +296,20 @@ class Store:
                 yield from conn.execute(sa.select(table).where(table.c.physician_code.in_(chunk)))
 
         for r in rows(violations):
-            if r.id not in revoked:
-                out["violations"][r.physician_code].append(
-                    Violation(
-                        r.id,
-                        r.physician_code,
-                        r.institution_code,
-                        r.item,
-                        r.case_id,
-                        r.act_id,
-                        r.occurred_on,
-                        r.scored_on,
-                        r.basis_type,
-                        r.basis_no,
-                    )
-                )
+            v = Violation(r.id, r.physician_code, r.institution_code, r.item, r.case_id, r.act_id, r.occurred_on,
+                          r.scored_on, r.basis_type, r.basis_no)
+            if r.id in revoked:
+                if revoked[r.id] is not None:  # an upheld appeal without its day: annulled, not dated
+                    out["revoked"][r.physician_code].append(Revoked(v, revoked[r.id]))
+            else:
+                out["violations"][r.physician_code].append(v)
         for r in rows(sanctions):
-            if r.id not in revoked:
-                out["sanctions"][r.physician_code].append(
-                    ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
-                )
+            s = ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
+            if r.id in revoked:
+                if revoked[r.id] is not None:  # an upheld appeal without its day: annulled, not dated
+                    out["revoked"][r.physician_code].append(Revoked(s, revoked[r.id]))
+            else:
+                out["sanctions"][r.physician_code].append(s)
         if sanctions_only:
             return out
         for r in rows(restoration_requests):
@@ -344,6 +346,7 @@ class Store:
                     sanctions=tuple(sparse["sanctions"].get(code, ())),
                     restorations=tuple(sparse["restorations"].get(code, ())),
                     credits=tuple(sparse["credits"].get(code, ())),
+                    revoked=tuple(sparse["revoked"].get(code, ())),
                 )
 
     def _bytewise(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:

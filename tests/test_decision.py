@@ -111,9 +111,11 @@ def test_open_ended_suspension_has_no_until() -> None:
     assert decide_line(record, None, HOSP, ON, False, BASIS).until == 0
 
 
-def test_until_of_a_termination_is_the_ban_end() -> None:
+def test_a_termination_has_no_until_without_a_new_agreement_and_carries_its_ban() -> None:
+    # 衢州 第二十一条 解除: the agreement does not come back at the ban's end; a new one must be recorded.
     record = physician(agreements=(), sanctions=(Sanction("terminate", d("2026-06-01"), OPEN_END, d("2027-06-01")),))
-    assert decide_line(record, None, HOSP, ON, False, BASIS).until == d("2027-06-01")
+    result = decide_line(record, None, HOSP, ON, False, BASIS)
+    assert (result.until, result.ban_until) == (0, d("2027-06-01"))
 
 
 def test_agreement_after_the_ban_is_honoured() -> None:

@@ -53,13 +53,13 @@ BANDS = [
     ),
     pytest.param(
         [("20.1", "2026-03-02"), ("19.1", "2026-04-01"), ("19.2", "2026-04-02"), ("18.1", "2026-05-04")],
-        [("suspend", "2026-05-04", "2026-08-04", None)],
-        id="5->11 jump: suspend 3 months, no interview",
+        [("interview", "2026-05-04", "2027-01-01", None), ("suspend", "2026-05-04", "2026-08-04", None)],
+        id="5->11 jump: suspend 3 months and the interview band (issue 10 item 7)",
     ),
     pytest.param(
         [("19.1", "2026-03-02"), ("20.1", "2026-04-01"), ("18.1", "2026-05-04")],
-        [("suspend", "2026-05-04", "2026-06-04", None)],
-        id="3->9 jump: suspend 1 month, no interview",
+        [("interview", "2026-05-04", "2027-01-01", None), ("suspend", "2026-05-04", "2026-06-04", None)],
+        id="3->9 jump: suspend 1 month and the interview band",
     ),
     pytest.param(
         [("18.1", "2026-03-02"), ("18.2", "2026-05-04")],
@@ -68,8 +68,8 @@ BANDS = [
     ),
     pytest.param(
         [("20.1", "2026-03-02"), ("19.1", "2026-04-01"), ("19.2", "2026-04-02"), ("17.2", "2026-05-04")],
-        [("terminate", "2026-05-04", None, "2027-05-04")],
-        id="5->17 jump: terminate only",
+        [("interview", "2026-05-04", "2027-01-01", None), ("terminate", "2026-05-04", None, "2027-05-04")],
+        id="5->17 jump: terminate, no suspension, and the interview band",
     ),
     pytest.param(
         [("18.1", "2026-01-05"), ("19.1", "2026-01-20"), ("20.1", "2026-01-31")],
@@ -108,9 +108,7 @@ def test_quzhou_terminate_after_suspension_in_the_same_year() -> None:
 def test_quzhou_one_shot_12_point_violation_bans_for_the_profile_one_shot_years() -> None:
     # 衢州 第二十一条: 一次性扣 12 分的 ... 1-5 年内不得签订
     three_years = replace(QUZHOU, bands=replace(QUZHOU.bands, one_shot_ban_years=3))
-    assert nominal(series([("17.1", "2026-03-10")]), three_years) == [
-        ("terminate", "2026-03-10", None, "2029-03-10")
-    ]
+    assert nominal(series([("17.1", "2026-03-10")]), three_years)[-1] == ("terminate", "2026-03-10", None, "2029-03-10")
 
 
 def test_quzhou_twelve_points_in_several_violations_ban_for_one_year_whatever_the_one_shot_years() -> None:
@@ -120,7 +118,7 @@ def test_quzhou_twelve_points_in_several_violations_ban_for_one_year_whatever_th
 
 
 def test_quzhou_ban_from_29_february_ends_on_28_february() -> None:
-    assert nominal(series([("17.1", "2028-02-29")])) == [("terminate", "2028-02-29", None, "2029-02-28")]
+    assert nominal(series([("17.1", "2028-02-29")]))[-1] == ("terminate", "2028-02-29", None, "2029-02-28")
 
 
 @pytest.mark.parametrize(

@@ -124,9 +124,11 @@ def test_quzhou_termination_at_12_points_rejects_from_its_day_on(gate: Gate) -> 
     assert outcome(gate.line("2027-06-01")) == ("reject", "terminated", None)  # the old agreement is ended
 
 
-def test_quzhou_terminated_line_names_ban_until_as_the_day_it_may_pass_again(gate: Gate) -> None:
+def test_quzhou_terminated_line_carries_the_ban_in_ban_until_and_no_until(gate: Gate) -> None:
+    # 解除: the line passes again only under a new agreement, none is recorded (issue 10 item 3).
     gate.load([*registry(), agreement("2025-01-01"), *TWELVE])
-    assert outcome(gate.line("2026-06-01")) == ("reject", "terminated", "2027-05-11")
+    line = gate.line("2026-06-01")
+    assert (outcome(line), line.ban_until) == (("reject", "terminated", None), "2027-05-11")
 
 
 def test_quzhou_agreement_signed_from_ban_until_is_honoured(gate: Gate) -> None:
@@ -192,7 +194,8 @@ def test_status_lookup_shows_computed_sanctions_with_their_articles_and_the_poin
         ("interview", "2026-03-02", None, "衢州 第二十一条", True, True),
         ("terminate", "2026-05-11", "2027-05-11", "衢州 第二十一条", True, True),
     ]
-    assert (body["line"]["reason"], body["line"]["until"]) == ("terminated", "2027-05-11")
+    assert (body["line"]["reason"], body["line"]["until"], body["line"]["ban_until"]) == (
+        "terminated", None, "2027-05-11")
 
 
 def test_claim_check_over_http_rejects_a_computed_suspension(gate: Gate, settings: Settings) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.checker import decision_id
+from gateway.checker import LineResult, decision_id
 from gateway.decision import REJECT
 from gateway.nhsa.lines import Decided, Refusal
 from gateway.nhsa.wire import cents
@@ -32,7 +32,8 @@ __all__ = ["REFUSED", "RULES", "SEVERITY", "Dictionary", "judgements"]
 #: 3101 ``rule_id`` and ``rule_name`` of each rejecting reason (docs/decision.md); the article of
 #: the configured profile goes into ``vola_cont`` and ``vola_evid``.
 RULES: dict[str, tuple[str, str]] = {
-    "institution_suspended": ("DRGATE-01", "定点医疗机构医保服务协议暂停或解除期间"),
+    "institution_suspended": ("DRGATE-01", "定点医疗机构医保服务协议暂停期间"),
+    "institution_terminated": ("DRGATE-07", "定点医疗机构医保服务协议已解除"),
     "unknown_physician": ("DRGATE-02", "开单医生不在医保医师库"),
     "disqualified": ("DRGATE-03", "开单医生医保医师资格已取消"),
     "terminated": ("DRGATE-04", "开单医生医保医师服务协议已解除"),
@@ -46,6 +47,8 @@ REFUSED = ("DRGATE-00", "明细信息不全，无法审核开单医生")
 #: 3101 ``sev_deg`` 严重程度: 1 明确违规, 2 高度可疑.
 SEVERITY: dict[str, str] = {reason: "1" for reason in RULES} | {"unverified": "2"}
 _DOUBTFUL = "2"
+#: Reasons whose ``until`` is the day the same agreement holds again (a suspension's end).
+_RESUMES = frozenset({"institution_suspended", "suspended"})
 _VIOLATION_ITEM = "1"  # vola_item_type 1 违规项
 
 
@@ -74,7 +77,7 @@ def judgements(decided: Iterable[Decided], refusals: Iterable[Refusal], dictiona
         first = lines[0]
         jr_id = f"{task}-{n}"
         details = [(ln.line.sn, ln.line.amount) for ln in lines]
-        content = _content(sent, first.resolved, rule_name, first.result.basis, first.result.until)
+        content = _content(sent, first.resolved, rule_name, first.result)
         out.append(_result(jr_id, rule_id, rule_name, content, first.line.patient, visit, details,
                            SEVERITY.get(reason, _DOUBTFUL), first.result.basis or "", task, dictionary))
     refusals = list(refusals)
@@ -101,10 +104,17 @@ def _result(jr_id: str, rule_id: str, rule_name: str, content: str, patient: str
     }
 
 
-def _content(sent: str, resolved: str, rule_name: str, basis: str | None, until: str | None) -> str:
+def _content(sent: str, resolved: str, rule_name: str, line: LineResult) -> str:
+    """``vola_cont``: what was found, its article, and when the line passes again.
+
+    A ban's end is no day of restored settlement: the dissolved agreement (解除) does not come
+    back, so it is said as the first day a new agreement may start.
+    """
     text = f"开单医生{sent}" + (f"（医保医师代码{resolved}）" if resolved != sent else "") + f"：{rule_name}"
-    if basis:
-        text += f"（{basis}）"
-    if until:
-        text += f"，{until}起可恢复结算"
+    if line.basis:
+        text += f"（{line.basis}）"
+    if line.until:
+        text += f"，{line.until}起可恢复结算" if line.reason in _RESUMES else f"，{line.until}起按新签服务协议结算"
+    if line.ban_until:
+        text += f"，{line.ban_until}前不得重新签订服务协议"
     return text
