@@ -70,9 +70,10 @@ def test_a_rejected_line_carries_its_article(api: TestClient) -> None:
     assert line["until"] is None
 
 
-def test_until_is_the_first_day_a_terminated_line_could_pass(api: TestClient) -> None:
+def test_terminated_line_carries_its_ban_in_ban_until_not_until(api: TestClient) -> None:
+    # 解除 (衢州 第二十一条): no new agreement recorded, so no day it passes again by itself.
     line = api.post("/v1/claims/check", json=claim("D330802000003")).json()["lines"][0]
-    assert line["until"] == (TODAY + timedelta(days=265)).isoformat()  # ban_until of the demo termination
+    assert (line["until"], line["ban_until"]) == (None, (TODAY + timedelta(days=265)).isoformat())
 
 
 def test_claim_decision_is_pass_or_reject_when_all_lines_agree(api: TestClient) -> None:

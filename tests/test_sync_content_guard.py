@@ -65,7 +65,8 @@ EMPTIED = [  # what is deleted upstream, and a count the refusal must name with 
                  id="sanctions-and-credits"),
     pytest.param(["DELETE FROM institution_sanctions"], "institution sanctions in force today from 1 to 0",
                  id="institution_sanctions"),
-    pytest.param(["DELETE FROM agreements"], "agreements in force today from 438 to 0", id="agreements"),
+    # 437: the credit-D physician's agreement is cancelled (衢州 第二十三条 取消资格).
+    pytest.param(["DELETE FROM agreements"], "agreements in force today from 437 to 0", id="agreements"),
     pytest.param(["DELETE FROM physicians"], "physicians from 400 to 0", id="physicians"),
 ]
 
