@@ -32,7 +32,7 @@ from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
 from rules.profiles import Profile
 from rules.rowtypes import Code, Day, Ident, Row, Text
 from rules.store import KEYS, Store
-from rules.workflow_import import AppealRow, NoticeRow, check_appeals
+from rules.workflow_import import AppealRow, NoticeRow, check_appeals, check_notices
 
 __all__ = ["ImportReport", "import_files", "parse_lines"]
 
@@ -268,6 +268,7 @@ def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_
     with store.engine.begin() as conn:
         parsed = check_appeals(store, conn, profile, calendar or china_calendar(), parsed, report.problems)
         parsed = _check_references(store, conn, parsed, report)
+        parsed = check_notices(store, conn, parsed, report.problems)
         parsed = _check_bans(store, conn, profile, parsed, report)
         if report.problems and not skip_invalid:
             raise ImportFileError(report.problems)

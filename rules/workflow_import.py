@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -25,11 +26,11 @@ from rules.errors import LineProblem
 from rules.model import day, iso
 from rules.profiles import Profile
 from rules.rowtypes import Code, Day, Ident, Row
-from rules.schema import notices
+from rules.schema import appeals, notices
 from rules.store import Store
 from rules.workflow_store import target_owners
 
-__all__ = ["NOTICE_ID", "AppealRow", "NoticeRow", "check_appeals"]
+__all__ = ["NOTICE_ID", "AppealRow", "NoticeRow", "check_appeals", "check_notices"]
 
 NOTICE_ID = r"^(violation|band|sanction|prior|revocation|appeal):[^@\s]{1,160}@[A-Za-z0-9]{1,30}$"
 
@@ -125,4 +126,54 @@ def _served(conn: Connection, parsed: list[Any], ids: list[str]) -> dict[str, da
     for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900)):
         found.update(conn.execute(sa.select(notices.c.id, notices.c.served_on).where(notices.c.id.in_(chunk))).all())
     found.update((p.row.id, p.row.served_on) for p in parsed if isinstance(p.row, NoticeRow))
+    return found
+
+
+def check_notices(store: Store, conn: Connection, parsed: list[Any], problems: list[LineProblem]) -> list[Any]:
+    """Notices whose id names a cause of this physician and a recipient known; the others reported and dropped.
+
+    ``violation:``, ``sanction:`` and ``revocation:`` name a violation or sanction of the physician,
+    ``appeal:`` one of their appeals, ``band:`` a computed sanction id (``auto:YYYY:action``),
+    ``prior:`` a year; the recipient is the physician or an institution.
+    """
+    rows = [p for p in parsed if isinstance(p.row, NoticeRow)]
+    if not rows:
+        return parsed
+    causes = {_cause(p.row.id) for p in rows}
+    in_file = {p.row.id: p.row.physician_code for p in parsed if p.row.kind in ("violation", "sanction", "appeal")}
+    wanted = {ref for _, ref, _ in causes} - set(in_file)
+    owners = {**target_owners(conn, wanted), **_appeal_owners(conn, wanted), **in_file}
+    sites = {p.row.code for p in parsed if p.row.kind == "institution"}
+    sites |= store.existing(conn, "institutions", "code", {r for _, _, r in causes} - sites)
+    refused: set[int] = set()
+    for p in rows:
+        kind, ref, recipient = _cause(p.row.id)
+        why = None
+        if recipient != p.row.physician_code and recipient not in sites:
+            why = f"recipient {recipient} is neither {p.row.physician_code} nor a known institution"
+        elif kind in ("violation", "sanction", "revocation", "appeal") and owners.get(ref) != p.row.physician_code:
+            what = "an appeal" if kind == "appeal" else "a violation or sanction"
+            why = f"{ref} is not {what} of {p.row.physician_code}"
+        elif kind == "band" and not re.fullmatch(r"auto:\d{4}:[a-z_]+", ref):
+            why = f"{ref} is not a computed sanction's id (auto:YYYY:action)"
+        elif kind == "prior" and not re.fullmatch(r"\d{4}", ref):
+            why = f"{ref} is not a year"
+        if why:
+            problems.append(LineProblem(p.file, p.line, "id", f"{why}; take the id from `drgate notices`"))
+            refused.add(id(p))
+    return [p for p in parsed if id(p) not in refused]
+
+
+def _cause(notice_id: str) -> tuple[str, str, str]:
+    cause, _, recipient = notice_id.rpartition("@")
+    kind, _, ref = cause.partition(":")
+    return kind, ref, recipient
+
+
+def _appeal_owners(conn: Connection, ids: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    wanted = sorted(ids)
+    for chunk in (wanted[i : i + 900] for i in range(0, len(wanted), 900)):
+        query = sa.select(appeals.c.id, appeals.c.physician_code).where(appeals.c.id.in_(chunk))
+        found.update((r.id, r.physician_code) for r in conn.execute(query))
     return found

@@ -148,3 +148,32 @@ def test_drgate_notices_lists_them_and_due_only_the_unserved(sqlite_store: Store
     assert main(["notices"]) == EXIT_OK
     out = capsys.readouterr().out
     assert out.startswith("3 notice(s), 1 served, 2 to serve") and "appeal until 2026-10-19" in out
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (f"violation:v9@{PHYSICIAN}", "v9 is not a violation or sanction of"),
+        (f"sanction:v1@{PHYSICIAN}0", "is neither"),
+        ("violation:v1@H99", "recipient H99 is neither"),
+        (f"appeal:A-9@{PHYSICIAN}", "A-9 is not an appeal of"),
+        (f"band:2026@{PHYSICIAN}", "not a computed sanction's id"),
+        (f"prior:next@{PHYSICIAN}", "not a year"),
+    ],
+)
+def test_a_notice_naming_no_cause_or_recipient_of_the_physician_is_refused(
+        sqlite_store: Store, write_jsonl: Write, bad: str, why: str) -> None:
+    with pytest.raises(ImportFileError) as refused:
+        notices(sqlite_store, write_jsonl, [*TWO_SITES, violation("v1", "19.1", "2026-03-02"),
+                                            notice(bad, "2026-03-03")])
+    [problem] = refused.value.problems
+    assert (problem.field, problem.line) == ("id", 7) and why in problem.message
+
+
+def test_a_notice_to_an_institution_and_of_an_appeal_in_the_same_file_is_accepted(
+        sqlite_store: Store, write_jsonl: Write) -> None:
+    found = notices(sqlite_store, write_jsonl, [
+        *TWO_SITES, violation("v1", "19.1", "2026-03-02"), appeal("A-1", "v1", "2026-03-05", "2026-03-20", "rejected"),
+        notice(f"violation:v1@{SITE_B}", "2026-03-03", channel="written"),
+        notice(f"appeal:A-1@{PHYSICIAN}", "2026-03-21")])
+    assert {n["id"] for n in found if n["served_on"]} == {f"violation:v1@{SITE_B}", f"appeal:A-1@{PHYSICIAN}"}
