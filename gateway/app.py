@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from gateway.audit import DecisionLog
 from gateway.auth import ApiKeyGuard
 from gateway.checker import Policy
 from gateway.connections import async_redis, close_async_redis, open_store
+from gateway.decisions_routes import router as decisions_router
 from gateway.docs_ui import serve_docs
 from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.metrics import Metrics
@@ -31,7 +33,9 @@ from gateway.nhsa.routes import router as nhsa_router
 from gateway.openapi import build_openapi
 from gateway.routes import router
 from gateway.settings import Settings
+from gateway.spool import Spool
 from gateway.state import GatewayState
+from rules.archive_reads import ArchiveReader
 from rules.calendar import china_calendar
 from rules.profiles import load_profile
 
@@ -54,15 +58,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await reader.start()
         metrics = Metrics()
         decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,
-                                buffer=settings.decision_log_buffer)
+                                buffer=settings.decision_log_buffer, fail_open=settings.fail_open,
+                                profile=profile.name, spool=Spool(Path(settings.var_dir) / "spool"))
         await decisions.start()
         metrics.decisions = decisions
         front = NhsaFront(settings)
         await front.start()  # the pooled client to the platform, when DRGATE_NHSA_UPSTREAM is set
         app.state.nhsa = front
-        store = open_store(settings) if settings.status_store else None  # the help desk's reasons only
+        store = open_store(settings)  # no connection until the first lookup
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, metrics, decisions, store, calendar)
+                                         reader, metrics, decisions,
+                                         store if settings.status_store else None,  # the help desk's reasons only
+                                         calendar, ArchiveReader(store.engine))  # /v1/decisions
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
@@ -74,8 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await decisions.stop()
             await reader.stop()
             await close_async_redis(client)
-            if store is not None:
-                store.dispose()
+            store.dispose()
 
     app = GatewayApp(
         title="drgate",
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serve_docs(app)
     app.include_router(router)
     app.include_router(nhsa_router)
+    app.include_router(decisions_router)
     app.check = ClaimCheckEndpoint()  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
     if settings.api_keys:

@@ -5,36 +5,15 @@ background task writes the list every ``flush_interval`` seconds, or sooner when
 wait: one script call a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen``
 (retention: the newest ``maxlen`` entries, trimmed approximately).
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
-entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Delivery is
+entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Each failed
+write also appends the entries not yet spooled to the worker's spool file (``gateway.spool``),
+which the next worker to start replays: a worker killed during an outage loses at most what it
+answered since the last attempt (``flush_interval``).  Delivery is
 at least once: a batch cut off at shutdown may be written twice; ``id`` tells them apart.
 
 An entry has one field, ``d``: a JSON object (one field, not seven: redis-py packs each
-argument in Python, and the writer shares the event loop with the requests):
-
-    id        decision_id returned to the caller
-    at        decision time, Unix milliseconds
-    claim     the caller's claim_id
-    decision  pass | reject | partial
-    enforced  true, or false in shadow mode
-    snapshot  id of the snapshot decided on (null when none was held)
-    version   its version number, for people (counters may repeat; the id never does)
-    lines     [[line_id, decision, reason, would_reject], ...]
-
-No personal data: no names, and no physician codes either (the claim and line ids lead back
-to them in the settlement system, which is where an auditor starts).
-
-Entries of other kinds carry ``kind``; an entry without one is a decision.  ``kind: "feedback"``
-is a doctor's answer to a warning (3103 事前事中分析反馈, ``gateway.nhsa.feedback``), recorded
-against the decision it answers:
-
-    kind      "feedback"
-    id        decision_id of the decision answered (the result's ``task_id``)
-    at        when it was received, Unix milliseconds
-    claim     msgid of the 3103 envelope
-    result    the result answered (``warn_rslt_id`` = its ``jr_id``)
-    warn_type 1 事前, 2 事中
-    way       dspo_way: 1 继续执行 (go on, reason given), 2 返回修改 (go back and change)
-    reason    dspo_way_rea, the doctor's reason (at most 500 characters)
+argument in Python, and the writer shares the event loop with the requests); its layout is
+``gateway.entries``'.  ``drgate decisions archive`` moves the stream into the store.
 """
 
 from __future__ import annotations
@@ -49,15 +28,17 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.checker import ClaimResult
+from gateway.entries import decision_entry
+from gateway.spool import Spool
 
-__all__ = ["DecisionLog"]
+__all__ = ["APPEND_SCRIPT", "DecisionLog"]
 
 log = logging.getLogger(__name__)
 
 #: A batch in one command: XADD each entry, then trim.  One XADD per entry through redis-py's
 #: pipeline (a command object, packing and a parsed reply each, on the requests' event loop) held
 #: drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no decision log at all.
-_APPEND = """
+APPEND_SCRIPT = """
 for i = 2, #ARGV do
     redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
 end
@@ -68,7 +49,8 @@ return #ARGV - 1
 
 class DecisionLog:
     def __init__(self, client: aioredis.Redis, key: str, *, maxlen: int, flush_interval: float = 0.1,
-                 batch: int = 500, buffer: int = 200_000) -> None:
+                 batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
+                 spool: Spool | None = None) -> None:
         self.redis = client
         self.key = key
         self.maxlen = maxlen
@@ -82,7 +64,11 @@ class DecisionLog:
         self._task: asyncio.Task[None] | None = None
         self._failing = False
         self._stopping = False
-        self._append = client.register_script(_APPEND)
+        self._append = client.register_script(APPEND_SCRIPT)
+        self.fail_open = fail_open
+        self.profile = profile
+        self.spool = spool
+        self._spooled = 0  # entries at the head of _pending that the spool holds
 
     @property
     def pending(self) -> int:
@@ -97,7 +83,8 @@ class DecisionLog:
         if len(self._pending) == self.batch:
             self._wake.set()
 
-    def append(self, result: ClaimResult) -> None:
+    def append(self, result: ClaimResult, front: str = "v1", caller: str | None = None,
+               mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
         """Hot path: keep the entry for the writer; never waits, never raises.
 
         The entry is serialised here (~2 µs for 20 lines), not by the writer: bytes are outside
@@ -107,11 +94,16 @@ class DecisionLog:
         if len(pending) >= self.buffer:
             self.dropped += 1
             return
-        pending.append(_entry(time.time(), result))
+        pending.append(decision_entry(time.time(), result, front, caller, mdtrt, sent, fail_open=self.fail_open,
+                                      profile=self.profile))
         if len(pending) == self.batch:
             self._wake.set()
 
     async def start(self) -> None:
+        if self.spool is not None:  # a stopped worker's unwritten entries go first
+            recovered = self.spool.recover()
+            self._pending[:0] = recovered
+            self._spooled = len(recovered)
         self._task = asyncio.create_task(self._run(), name="drgate-decision-log")
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -123,8 +115,12 @@ class DecisionLog:
         with contextlib.suppress(TimeoutError):  # wait_for cancels the writer at the timeout
             await asyncio.wait_for(self._task, timeout)
         self._task = None
+        self._spool_rest()
         if self._pending:
-            log.error("decision log: %d entries not written at shutdown", len(self._pending))
+            log.error("decision log: %d entries not written at shutdown%s", len(self._pending),
+                      f"; spooled to {self.spool.path} for the next start" if self.spool is not None else "")
+        if self.spool is not None:
+            self.spool.close()
 
     async def _run(self) -> None:
         while True:
@@ -149,22 +145,20 @@ class DecisionLog:
                     log.warning("decision log: redis unavailable (%s); %d entries wait in memory",
                                 type(exc).__name__, len(self._pending))
                 self._failing = True
+                self._spool_rest()  # a kill from now on loses nothing answered before this attempt
                 return
             del self._pending[: len(chunk)]
+            self._spooled = max(0, self._spooled - len(chunk))
             self.written += len(chunk)
             if self._failing:
                 log.info("decision log: writing again")
                 self._failing = False
+        if self.spool is not None:
+            self.spool.clear()
 
+    def _spool_rest(self) -> None:
+        """Spool the waiting entries the spool does not hold yet (a small write, during outages only)."""
+        if self.spool is not None:
+            self.spool.write(self._pending[self._spooled:])
+            self._spooled = len(self._pending)
 
-def _entry(at: float, result: ClaimResult) -> bytes:
-    return orjson.dumps({
-        "id": result.decision_id,
-        "at": int(at * 1000),
-        "claim": result.claim_id,
-        "decision": result.decision,
-        "enforced": result.enforced,
-        "snapshot": result.snapshot.get("id"),
-        "version": result.snapshot.get("version"),
-        "lines": [[line.line_id, line.decision, line.reason, line.would_reject] for line in result.lines],
-    })

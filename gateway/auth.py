@@ -6,6 +6,9 @@ added only when keys are configured.  The key comes in ``X-API-Key: <key>`` or
 presented key is hashed and compared with every digest in constant time (``hmac.compare_digest``,
 no early exit), so neither the environment nor timing gives a key away.  Keys are never logged.
 
+The guard names the caller for the decision log: ``scope["drgate.caller"]`` is ``key:`` and the
+first 12 hex digits of the matching digest (``gateway.entries.caller_name``), never the key.
+
 ``/healthz``, ``/readyz``, ``/metrics`` and the OpenAPI document stay open: probes and scrapers
 carry no key, and none of them reveals a physician's state.
 """
@@ -20,7 +23,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key"]
+from gateway.entries import caller_name
+
+__all__ = ["CALLER", "PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key"]
+
+#: The ASGI scope's key for the caller's name, set by ``ApiKeyGuard`` (absent when keys are off).
+CALLER = "drgate.caller"
 
 # Every caller-facing route: the v1 API and the national-platform adapter. Probes stay open.
 PROTECTED_PREFIX = ("/v1/", "/nhsa/")
@@ -49,9 +57,15 @@ class ApiKeyGuard:
         self.app = app
         self.digests = tuple(bytes.fromhex(d) for d in digests)
         self.refusal = refusal
+        self.names = tuple(caller_name(d) for d in digests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX) or self._allowed(scope):
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        caller = self._caller(scope)
+        if caller is not None:
+            scope[CALLER] = caller
             await self.app(scope, receive, send)
             return
         state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
@@ -67,15 +81,16 @@ class ApiKeyGuard:
         await send({"type": "http.response.start", "status": 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _allowed(self, scope: Scope) -> bool:
+    def _caller(self, scope: Scope) -> str | None:
+        """The caller's name when the presented key is known, else None."""
         key = _presented(scope["headers"])
         if key is None:
-            return False
+            return None
         digest = hashlib.sha256(key).digest()
-        known = False
-        for d in self.digests:  # every one, whatever matched: the time does not tell which
-            known |= hmac.compare_digest(d, digest)
-        return known
+        found = -1
+        for n, d in enumerate(self.digests):  # every one, whatever matched: the time does not tell which
+            found = max(found, n if hmac.compare_digest(d, digest) else -1)
+        return self.names[found] if found >= 0 else None
 
 
 def _presented(headers: Any) -> bytes | None:

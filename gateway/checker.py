@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from cache.reader import UNREAD, Snapshot
@@ -24,7 +24,7 @@ from gateway.settings import Settings
 from gateway.verdicts import Verdict, table_for, verdict
 from rules.profiles import Profile
 
-__all__ = ["ClaimResult", "LineResult", "Policy", "decide_claim"]
+__all__ = ["Audit", "ClaimResult", "LineResult", "Policy", "decide_claim"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +34,13 @@ class Policy:
     fail_open: bool
     emergency_med_types: frozenset[str]
     stale_after: float
+    profile: str = ""  # the city profile's name, for the decision log
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
         return cls(dict(profile.reasons), settings.enforce, settings.fail_open,
-                   frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after)
+                   frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after,
+                   profile.name)
 
 
 # LineResult and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
@@ -65,6 +67,19 @@ class ClaimResult:
     snapshot: dict[str, Any]
     enforced: bool
     lines: list[LineResult]
+    #: What the decision log records beside the answer (orjson skips a field named with ``_``).
+    _audit: Audit | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """A decision's context for its log entry (``gateway.entries``): not part of the answer."""
+
+    institution_code: str
+    day: int  # the claim's service day
+    own_days: dict[int, int] | None  # line index -> service day, for lines with their own date
+    verdicts: list[Verdict]  # per line, with its grounds
+    snapshot: Snapshot | None
 
 
 def decide_claim(
@@ -95,6 +110,9 @@ def decide_claim(
     get, remembered = records.get, table.get
     lines: list[LineResult] = []
     append = lines.append
+    verdicts: list[Verdict] = []
+    keep = verdicts.append
+    own_days: dict[int, int] | None = None
     passed = 0
     for line in claim["lines"]:
         code = line["physician_code"]
@@ -105,9 +123,13 @@ def decide_claim(
                 found = verdict(table, code, record, institution, institution_code, claim_day, claim_exempt, stale,
                                 policy)
         else:
-            found = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code, snapshot,
-                               policy, stale)
-        _, decision, reason, basis, until, flags, would_reject, ok, ban_until = found
+            found, on = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code,
+                                   snapshot, policy, stale)
+            if own_days is None:
+                own_days = {}
+            own_days[len(lines)] = on
+        _, decision, reason, basis, until, flags, would_reject, ok, ban_until, _, _ = found
+        keep(found)
         passed += ok
         append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
     rejected = len(lines) - passed
@@ -120,11 +142,12 @@ def decide_claim(
                   "published_at": snapshot.published_at if snapshot else None},
         enforced=policy.enforce,
         lines=lines,
+        _audit=Audit(institution_code, claim_day, own_days, verdicts, snapshot),
     )
 
 
 def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
-               institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> Verdict:
+               institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Verdict, int]:
     """A line with its own date, flag or med_type: a line's flag overrides the claim's, and its
     med_type in the emergency codes exempts it (衢州 第十五条)."""
     line_date = line.get("service_date")
@@ -137,7 +160,7 @@ def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exemp
     found = table.get(code)
     if found is None or found[0] is not record:
         found = verdict(table, code, record, institution, institution_code, on, exempt, stale, policy)
-    return found
+    return found, on
 
 
 def decision_id() -> str:
@@ -158,25 +181,39 @@ _ids: list[Any] = [None, None]
 class Checker:
     """In-process checks for a Python settlement service: no HTTP, records cached in this process."""
 
-    def __init__(self, reader: Any, policy: Policy, *, owns_client: bool = False) -> None:
+    def __init__(self, reader: Any, policy: Policy, *, owns_client: bool = False, decisions: Any = None) -> None:
         self.reader = reader  # cache.threaded.SnapshotReader
         self.policy = policy
+        self.decisions = decisions  # gateway.inprocess_log.BlockingDecisionLog, started; None: no log
         self._owns_client = owns_client  # close the reader's Redis client on close()
 
     @classmethod
     def connect(cls, settings: Settings) -> Checker:
+        from pathlib import Path
+
         from cache.keys import Keys
         from cache.reader import SnapshotCache
         from cache.threaded import SnapshotReader
         from gateway.connections import sync_redis
+        from gateway.inprocess_log import BlockingDecisionLog
+        from gateway.spool import Spool
         from rules.profiles import load_profile
 
-        reader = SnapshotReader(sync_redis(settings), SnapshotCache(Keys(settings.redis_prefix), settings.cache_size),
+        keys = Keys(settings.redis_prefix)
+        reader = SnapshotReader(sync_redis(settings), SnapshotCache(keys, settings.cache_size),
                                 poll_interval=settings.poll_interval)
         reader.start()
-        return cls(reader, Policy.from_settings(settings, load_profile(settings.profile)), owns_client=True)
+        profile = load_profile(settings.profile)
+        decisions = BlockingDecisionLog(reader.redis, keys.decisions, maxlen=settings.decision_log_maxlen,
+                                        buffer=settings.decision_log_buffer, fail_open=settings.fail_open,
+                                        profile=profile.name, spool=Spool(Path(settings.var_dir) / "spool"))
+        decisions.start()
+        return cls(reader, Policy.from_settings(settings, profile), owns_client=True, decisions=decisions)
 
     def close(self) -> None:
+        """Write the decision log's waiting entries (spool what cannot be), stop reading, close."""
+        if self.decisions is not None:
+            self.decisions.stop()
         self.reader.stop()
         if self._owns_client:
             self.reader.redis.close()
@@ -186,4 +223,7 @@ class Checker:
         parsed = cast(ClaimIn, claim.model_dump()) if isinstance(claim, CheckRequest) else CLAIM.validate_python(claim)
         records = self.reader.get_many([line["physician_code"] for line in parsed["lines"]])
         cache = self.reader.cache
-        return decide_claim(parsed, records, cache.snapshot, self.policy, redis_ok=cache.redis_ok)
+        result = decide_claim(parsed, records, cache.snapshot, self.policy, redis_ok=cache.redis_ok)
+        if self.decisions is not None:
+            self.decisions.append(result)  # serialised here, written by the log's thread
+        return result

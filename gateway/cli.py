@@ -40,6 +40,7 @@ configuration (environment):
   DRGATE_EMERGENCY_MED_TYPES, DRGATE_RESCUE_MED_TYPES   med_type codes exempt (default 13)
   DRGATE_SYNC_METRICS_FILE   where `drgate sync` writes its Prometheus textfile
   DRGATE_CALENDAR_FILE  a year's holidays and 调休 working days (TOML) the holidays package lacks
+  DRGATE_DECISIONS_KEEP_DAYS archived decisions kept, in received days (default 1095)
 
 exit codes:
   0 done · 1 failed (the message says why) · 2 bad input or configuration · 3 another sync holds
@@ -140,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("code", metavar="CODE", help="医保医师代码, e.g. D330802000001")
     status.add_argument("--on", type=date.fromisoformat, metavar="DATE", help="YYYY-MM-DD (default today)")
     status.add_argument("--institution", metavar="CODE", help="also decide a line at this institution")
+
+    from gateway.decisions_cli import add_parser
+
+    add_parser(sub, command)
     return p
 
 
@@ -155,8 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT
     from gateway import commands
+    from gateway.decisions_cli import decisions
 
     handlers = {
+        "decisions": decisions,
         "demo": commands.demo, "serve": commands.serve, "sync": commands.sync, "store": commands.store,
         "rules": commands.rules, "notices": commands.notices, "seed": commands.seed, "status": commands.status,
         "api-key": commands.api_key,

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.auth import CALLER
 from gateway.routes import CHECK_PATH, answer_check, read_body
 
 __all__ = ["ClaimCheckEndpoint", "GatewayApp"]
@@ -57,7 +58,7 @@ class ClaimCheckEndpoint:
         started = time.perf_counter()
         try:
             body = await read_body(scope, receive)
-            status, payload = await answer_check(scope["app"].state.gateway, body, started)
+            status, payload = await answer_check(scope["app"].state.gateway, body, started, scope.get(CALLER))
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             return
         except Exception:

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from cache.reader import UNREAD
+from gateway.auth import CALLER
 from gateway.checker import decide_claim
 from gateway.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
 from gateway.state import GatewayState
@@ -95,11 +96,12 @@ async def check_claim(request: Request) -> Response:
     (mounted under another path); the same ``answer_check`` either way."""
     started = time.perf_counter()
     body = await read_body(request.scope, request.receive)
-    status, payload = await answer_check(request.app.state.gateway, body, started)
+    status, payload = await answer_check(request.app.state.gateway, body, started, request.scope.get(CALLER))
     return Response(payload, status_code=status, media_type="application/json")
 
 
-async def answer_check(state: GatewayState, body: bytes | None, started: float) -> tuple[int, bytes]:
+async def answer_check(state: GatewayState, body: bytes | None, started: float,
+                       caller: str | None = None) -> tuple[int, bytes]:
     """Status and JSON body of a claim check: 413 for None (over 1 MiB), 422 naming the field, or 200."""
     if body is None:
         return 413, orjson.dumps({"detail": "request body over 1 MiB"})
@@ -110,7 +112,7 @@ async def answer_check(state: GatewayState, body: bytes | None, started: float) 
     records, absent = await state.reader.records_for([line["physician_code"] for line in claim["lines"]])
     cache = state.cache  # no await from here to the decision: records are the snapshot as of now
     result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok, absent=absent)
-    state.observe(result, time.perf_counter() - started)
+    state.observe(result, time.perf_counter() - started, "v1", caller)
     return 200, orjson.dumps(result)
 
 

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     #: 3101 result dictionary codes that provinces define differently: 违规金额计算状态, 违规行为分类.
     nhsa_vola_amt_stas: str = Field(default="1", max_length=3)
     nhsa_vola_bhvr_type: str = Field(default="1", max_length=3)
+    #: Archived decisions kept (received days; 3 years: 衢州 and 苏州 act on yearly records).
+    decisions_keep_days: int = Field(default=1095, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -18,6 +18,7 @@ from rules.store import Store
 
 if TYPE_CHECKING:
     from gateway.audit import DecisionLog
+    from rules.archive_reads import ArchiveReader
 
 __all__ = ["GatewayState"]
 
@@ -34,8 +35,11 @@ class GatewayState:
     decisions: DecisionLog | None = None
     store: Store | None = None  # the help desk's reasons (DRGATE_STATUS_STORE), never the claim check
     calendar: WorkingCalendar | None = None
+    archive: ArchiveReader | None = None  # lookups of /v1/decisions
 
-    def observe(self, result: ClaimResult, seconds: float) -> None:
+    def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
+                mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
+        """Count the answer and log it; ``sent``: the codes as sent, when they were resolved to others."""
         self.metrics.observe(result, seconds, self.cache)
         if self.decisions is not None:
-            self.decisions.append(result)  # written to the stream by a background task
+            self.decisions.append(result, front, caller, mdtrt, sent)  # written to the stream by a background task

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from cache.reader import UNREAD
-from gateway.decision import PASS, REJECT, STALE, LineDecision, decide_line, decide_unverified
+from gateway.decision import PASS, REJECT, STALE, WATCH, LineDecision, decide_line, decide_unverified
+from gateway.grounds import Ground, grounds
 from rules.model import iso
 
 __all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
@@ -25,8 +28,10 @@ __all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
 #: Memoised lines, all tables of a snapshot together (~250 B each): past it, tables start anew.
 MAX_ENTRIES = 100_000
 
-#: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0, ban_until ISO)
-Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int, str | None]
+#: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0, ban_until ISO,
+#: grounds: the records behind it, and the decision log's serialised line but for its ids)
+Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int, str | None,
+                tuple[Ground, ...], orjson.Fragment]
 
 
 Table = dict[str, Verdict]
@@ -69,8 +74,16 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
     if decision == REJECT and not policy.enforce:  # shadow mode: answer pass, tell what would be
         decision, would_reject = PASS, d.reason
     flags = (*d.flags, STALE) if stale else d.flags
-    found: Verdict = (record, decision, d.reason, d.basis, iso(d.until), flags, would_reject,
-                      1 if decision == PASS else 0, iso(d.ban_until))
+    watch = WATCH in d.flags
+    behind = d.would_reject if d.reason == "emergency_exempt" else d.reason
+    why = grounds(record, institution, on, behind or "", watch) if behind != "ok" or watch else ()
+    until = iso(d.until)
+    # decision, reason, basis, until, flags, would_reject, refs: the middle of a log entry's line
+    # (gateway.entries), serialised once here; orjson copies a Fragment's bytes as they are.
+    logged = orjson.Fragment(orjson.dumps([decision, d.reason, d.basis, until, flags, would_reject,
+                                           [ref for ref, _ in why]])[1:-1])
+    found: Verdict = (record, decision, d.reason, d.basis, until, flags, would_reject,
+                      1 if decision == PASS else 0, iso(d.ban_until), why, logged)
     table[code] = found
     _current.size += 1
     return found

@@ -142,3 +142,6 @@ changes = sa.Table(
 KEYS: dict[str, tuple[str, ...]] = {
     t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.sorted_tables
 }
+
+# The decision archive's tables join this metadata (one schema, one migration history).
+from rules import archive_schema  # noqa: E402, F401

@@ -81,10 +81,12 @@ class Gateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop(); a file, not a pipe, never blocks
+        # Its own var dir unless given: a killed gateway's spool must not be replayed into another test's Redis
+        self.var = tempfile.mkdtemp(prefix="drgate-gateway-")
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())",
              "serve", "--port", str(self.port)],
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self.log,
+            env={**os.environ, "DRGATE_VAR_DIR": self.var, **env}, stdout=subprocess.DEVNULL, stderr=self.log,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -105,6 +107,7 @@ class Gateway:
         self.process.terminate()
         self.process.wait(timeout=20)
         self.log.close()
+        shutil.rmtree(self.var, ignore_errors=True)
 
 
 def run_cli(argv: list[str], env: dict[str, str]) -> None:

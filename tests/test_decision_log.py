@@ -59,8 +59,9 @@ def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys:
     first, answer = logged[0], answers[0]
     assert (first["claim"], first["decision"], first["version"], first["enforced"]) == (
         answer["claim_id"], answer["decision"], answer["snapshot"]["version"], True)
-    assert first["lines"] == [
-        [line["line_id"], line["decision"], line["reason"], line["would_reject"]] for line in answer["lines"]]
+    assert [row[:8] for row in first["lines"]] == [
+        [line["line_id"], line["physician_code"], line["decision"], line["reason"], line["basis"], line["until"],
+         line["flags"], line["would_reject"]] for line in answer["lines"]]
     assert "drgate_decision_log_dropped 0.0" in metrics
 
 
@@ -68,8 +69,9 @@ def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis,
     with TestClient(create_app(published)) as client:
         client.post("/v1/claims/check", json=claim(7))
     (entry,) = entries(redis, keys)
-    assert set(entry) == {"id", "at", "claim", "decision", "enforced", "snapshot", "version", "lines"}
-    assert "D330802" not in orjson.dumps(entry).decode()  # not even the physician codes
+    assert set(entry) == {"v", "kind", "id", "at", "front", "caller", "claim", "mdtrt", "inst", "days", "decision",
+                          "enforced", "fail", "profile", "snapshot", "generation", "version", "lines", "grounds"}
+    assert "医师" not in orjson.dumps(entry).decode()  # codes, never the seeded physicians' names
 
 
 def result(i: int) -> ClaimResult:

@@ -38,7 +38,7 @@ def test_feedback_is_recorded_against_the_decision(client: TestClient, redis: re
     body = feedback(client, [{"warn_rslt_id": result["jr_id"], "dspo_way": "1", "dspo_way_rea": "抢救用药，已报备"}])
     assert body["infcode"] == 0 and body["output"] == {}
     decision, note = log_entries(client, redis, keys)
-    assert "kind" not in decision and note["kind"] == "feedback"
+    assert (decision["kind"], decision["front"], note["kind"]) == ("decision", "nhsa3101", "feedback")
     assert note["id"] == decision["id"] == result["task_id"]
     assert (note["result"], note["way"], note["reason"], note["warn_type"]) == (
         result["jr_id"], "continue", "抢救用药，已报备", "1")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from cache.digest import published_digest
 from cache.keys import Keys
@@ -143,7 +144,7 @@ def test_the_decision_log_entry_carries_the_snapshot_id(
     seed(store, 50)
     Syncer(redis, keys, store, profile).full()
     meta = read_meta(redis, keys)
-    settings = settings.model_copy(update={"store_url": store.url})
+    settings = settings.model_copy(update={"store_url": SecretStr(store.url)})
     with TestClient(create_app(settings)) as client:
         state = client.app.state.gateway  # type: ignore[attr-defined]
         wait_until(lambda: state.cache.snapshot is not None, 10)

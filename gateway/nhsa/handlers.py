@@ -37,7 +37,8 @@ UPLOADS = ("2204", "2301")
 
 
 async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes | None,
-                 headers: list[tuple[bytes, bytes]], received: datetime, started: float) -> Forwarded:
+                 headers: list[tuple[bytes, bytes]], received: datetime, started: float,
+                 caller: str | None = None) -> Forwarded:
     """The answer to ``body`` sent to ``/nhsa/{infno}`` (None: over the size limit)."""
     responder = front.responder
     if body is None:
@@ -53,13 +54,13 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             return front.envelope(await record_feedback(state, front, header, received))
         if infno not in UPLOADS:
             analysis = read_analysis(header.input, header.institution)
-            decided = await decide(state, header.msgid, analysis.lines, started)
+            decided = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
             results = judgements(decided, analysis.refusals, front.dictionary, analysis.rule_ids)
             return front.envelope(responder.success({"result": results}, received, region))
         lines, refusals, rows = read_fees(header.input, header.institution)
     except Unreadable as exc:
         return front.envelope(responder.failure(str(exc), received, region))
-    decided = await decide(state, header.msgid, lines, started)
+    decided = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
     rejected = [d for d in decided if d.result.decision == REJECT]
     if rejected or refusals:
         output = {"result": judgements(rejected, refusals, front.dictionary)}

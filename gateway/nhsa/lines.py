@@ -61,7 +61,8 @@ class Decided:
     resolved: str  # the 医保医师代码 decided on (differs from line.code when mapped)
 
 
-async def decide(state: GatewayState, claim_id: str, lines: list[Line], started: float) -> list[Decided]:
+async def decide(state: GatewayState, claim_id: str, lines: list[Line], started: float, front: str = "nhsa",
+                 caller: str | None = None) -> list[Decided]:
     """Decide every line that is not a refund; one core decision (and log entry) per institution."""
     groups: dict[str, list[Line]] = {}
     for line in lines:
@@ -70,7 +71,8 @@ async def decide(state: GatewayState, claim_id: str, lines: list[Line], started:
     decided: list[Decided] = []
     for institution, group in groups.items():
         result, resolved = await _decide_group(state, claim_id, institution, group)
-        state.observe(result, time.perf_counter() - started)
+        state.observe(result, time.perf_counter() - started, front, caller,
+                      sorted({line.visit for line in group}), [line.code for line in group])
         decided.extend(Decided(line, answer, result.decision_id, code)
                        for line, answer, code in zip(group, result.lines, resolved, strict=True))
     return decided

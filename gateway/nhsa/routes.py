@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
+from gateway.auth import CALLER
 from gateway.nhsa.front import Forwarded, NhsaFront
 from gateway.nhsa.handlers import TRANSACTIONS, answer
 from gateway.nhsa.openapi import operation
@@ -42,7 +43,8 @@ async def _respond(scope: Scope, receive: Receive, infno: str) -> Forwarded:
     front: NhsaFront = app.state.nhsa
     try:
         body = await read_body(scope, receive, MAX_BODY)
-        return await answer(app.state.gateway, front, infno, body, scope["headers"], received, started)
+        return await answer(app.state.gateway, front, infno, body, scope["headers"], received, started,
+                            scope.get(CALLER))
     except ClientDisconnect:
         raise
     except Exception:

@@ -1,0 +1,82 @@
+"""Tamper evidence of the decision archive: a hash chain per received day.
+
+A decision's *digest* is the SHA-256 of its rows in one canonical form (every column but the
+chain's own, lines in order, grounds by ref, dates ISO); its *chain* is
+``sha256(previous chain + digest)``, the first one chained to ``genesis(day)``.  The day's last
+chain and length are kept in ``decision_days``.  Changing, adding or removing any archived
+decision, line or ground of a day breaks every chain from that decision on: ``drgate decisions
+verify`` recomputes them and names the first that does not match.
+
+The chain proves the rows were not changed after archiving by someone without the means to
+rewrite the whole day's chain; anchor the heads elsewhere (a daily export, a notary) for more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+__all__ = ["DECISION_FIELDS", "GROUND_FIELDS", "LINE_FIELDS", "ArchivedDecision", "ArchivedFeedback", "Row", "digest",
+           "digest_of_rows", "genesis", "link"]
+
+#: Columns of a decision's row covered by its digest, in order; the row is stored with ``seq`` and
+#: ``chain`` after them (the chain itself).
+DECISION_FIELDS = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids",
+                   "institution_code", "service_from", "service_to", "decision", "enforced", "fail_mode", "profile",
+                   "snapshot_id", "snapshot_generation", "snapshot_version", "line_count")
+#: Columns of a line's row, in order; the digest covers all but the first two (the decision's key).
+LINE_FIELDS = ("day", "decision_id", "n", "line_id", "physician_code", "resolved_code", "service_day", "decision",
+               "reason", "basis", "until", "flags", "would_reject", "refs")
+GROUND_FIELDS = ("day", "decision_id", "ref", "kind", "action", "start", "end", "ban_until", "article", "computed")
+
+#: A row as a tuple of its fields, dates as ISO strings (how SQLite stores them, what PostgreSQL casts).
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDecision:
+    """One decision as rows in the orders above (the decision's without ``seq`` and ``chain``)."""
+
+    day: date
+    decision: Row
+    lines: list[Row] = field(default_factory=list)
+    grounds: list[Row] = field(default_factory=list)  # sorted by ref
+
+    @property
+    def decision_id(self) -> str:
+        return str(self.decision[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedFeedback:
+    row: dict[str, Any]
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, date) else v
+
+
+def digest(decision: Row, lines: Iterable[Row], grounds: Iterable[Row]) -> str:
+    """The decision's digest from its rows (lines in order, grounds by ref), as inserted."""
+    return hashlib.sha256(orjson.dumps([decision, [r[2:] for r in lines], [g[2:] for g in grounds]])).hexdigest()
+
+
+def digest_of_rows(decision: Mapping[str, Any], lines: Iterable[Mapping[str, Any]],
+                   grounds: Iterable[Mapping[str, Any]]) -> str:
+    """The same digest from rows read back (mappings, dates as ``date``)."""
+    return digest(tuple(_iso(decision[f]) for f in DECISION_FIELDS),
+                  [tuple(_iso(r[f]) for f in LINE_FIELDS) for r in sorted(lines, key=lambda r: int(r["n"]))],
+                  [tuple(_iso(g[f]) for f in GROUND_FIELDS) for g in sorted(grounds, key=lambda g: str(g["ref"]))])
+
+
+def genesis(day: date) -> str:
+    return hashlib.sha256(f"drgate-decisions:{day.isoformat()}".encode()).hexdigest()
+
+
+def link(previous: str, decision_digest: str) -> str:
+    return hashlib.sha256(f"{previous}{decision_digest}".encode()).hexdigest()

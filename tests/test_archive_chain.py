@@ -1,0 +1,120 @@
+"""Tamper evidence, retention and export of the decision archive."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from gateway.checker import ClaimResult, LineResult
+from gateway.entries import decision_entry, parse_entry, received_day
+from rules.archive import Archive, partition_name
+from rules.archive_chain import ArchivedDecision
+from rules.archive_reads import ArchiveReader
+from rules.archive_schema import decision_days, decision_lines, decisions
+from rules.store import Store
+
+DAY = 86_400
+
+
+def entries(n: int, at: float, lines: int = 3) -> list[ArchivedDecision]:
+    out = []
+    for i in range(n):
+        rows = [LineResult(f"{i}-{k}", f"D{k:04d}", "reject" if k == 1 else "pass", "suspended" if k == 1 else "ok",
+                           "衢州 第二十一条" if k == 1 else None, None, [], None) for k in range(lines)]
+        result = ClaimResult(f"C-{i}", "partial", f"id-{at:.0f}-{i:05d}", {"version": 3}, True, rows)
+        parsed = parse_entry(decision_entry(at + i / 1000, result, "v1", None))
+        assert isinstance(parsed, ArchivedDecision)
+        out.append(parsed)
+    return out
+
+
+def test_an_intact_archive_verifies(store: Store) -> None:
+    archive = Archive(store.engine)
+    now = time.time()
+    archive.insert(entries(40, now - DAY))
+    archive.insert(entries(25, now))
+    result = ArchiveReader(store.engine).verify()
+    assert (result.days, result.decisions, result.mismatch) == (2, 65, None)
+
+
+def test_altering_one_archived_line_in_sql_is_detected(store: Store) -> None:
+    archive = Archive(store.engine)
+    batch = entries(30, time.time())
+    archive.insert(batch)
+    victim = batch[17].decision_id
+    with store.engine.begin() as conn:  # an insider turns a rejection into a pass
+        conn.execute(decision_lines.update().where(decision_lines.c.decision_id == victim, decision_lines.c.n == 1)
+                     .values(decision="pass", reason="ok"))
+    mismatch = ArchiveReader(store.engine).verify(batch[0].day).mismatch
+    assert mismatch is not None
+    assert (mismatch.seq, mismatch.decision_id) == (18, victim)
+
+
+def test_a_decision_removed_from_the_end_of_a_day_is_detected(store: Store) -> None:
+    archive = Archive(store.engine)
+    batch = entries(10, time.time())
+    archive.insert(batch)
+    with store.engine.begin() as conn:
+        conn.execute(decision_lines.delete().where(decision_lines.c.decision_id == batch[-1].decision_id))
+        conn.execute(decisions.delete().where(decisions.c.decision_id == batch[-1].decision_id))
+    mismatch = ArchiveReader(store.engine).verify().mismatch
+    assert mismatch is not None and "head" in mismatch.why
+
+
+def test_retention_drops_whole_days_before_the_cutoff(store: Store) -> None:
+    archive = Archive(store.engine)
+    now = time.time()
+    old, kept = entries(5, now - 3 * DAY), entries(5, now)
+    archive.insert(old + kept)
+    dropped = archive.drop_before(received_day(int(now * 1000)) - timedelta(1))
+    assert dropped == [old[0].day]
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(decisions)).scalar_one() == 5
+        assert list(conn.execute(sa.select(decision_days.c.day)).scalars()) == [kept[0].day]
+        if store.dialect == "postgresql":  # the day's partitions are gone, not emptied
+            names = set(sa.inspect(conn).get_table_names())
+            assert partition_name("decision_lines", old[0].day) not in names
+            assert partition_name("decision_lines", kept[0].day) in names
+    assert ArchiveReader(store.engine).verify().mismatch is None
+
+
+def test_export_writes_a_csv_row_a_line_for_the_day_range(store: Store) -> None:
+    archive = Archive(store.engine)
+    now = time.time()
+    archive.insert(entries(4, now - 2 * DAY) + entries(6, now))
+    today = received_day(int(now * 1000))
+    out = io.StringIO()
+    assert ArchiveReader(store.engine).export_csv(today - timedelta(1), today, out) == 18
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(rows) == 18
+    assert {r["day"] for r in rows} == {today.isoformat()}
+    assert rows[1]["reason"] == "suspended" and rows[1]["basis"] == "衢州 第二十一条"
+    assert date.fromisoformat(rows[0]["day"]) == today
+
+
+def test_cli_shows_verifies_and_names_the_altered_decision(store: Store, monkeypatch: Any,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    monkeypatch.setenv("DRGATE_STORE_URL", store.url)
+    batch = entries(5, time.time())
+    Archive(store.engine).insert(batch)
+    assert main(["decisions", "show", batch[2].decision_id, "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["claim_id"] == "C-2"
+    assert main(["decisions", "search", "--claim", "C-3"]) == 0
+    assert batch[3].decision_id in capsys.readouterr().out
+    assert main(["decisions", "verify"]) == 0
+    capsys.readouterr()
+    with store.engine.begin() as conn:
+        conn.execute(decision_lines.update().where(decision_lines.c.decision_id == batch[1].decision_id)
+                     .values(basis="altered"))
+    assert main(["decisions", "verify"]) == 1
+    assert f"decision 2 ({batch[1].decision_id})" in capsys.readouterr().err
+    assert main(["decisions", "show", "nope"]) == 2
