@@ -89,3 +89,17 @@ def test_an_alias_to_an_unknown_physician_is_refused_by_the_import(sqlite_store:
         import_files(sqlite_store, profile, [write_jsonl([alias("x1", "D330802999999"),
                                                           alias("x2", OK, start="2026-02-01", end="2026-01-01")])])
     assert {p.field for p in refused.value.problems} == {"physician_code", "end"}
+
+
+def test_the_decision_log_keeps_the_code_as_sent_and_as_resolved(client: TestClient, redis: redis.Redis,
+                                                                 keys: Keys) -> None:
+    import orjson
+
+    post(client, "2204", [fee(1, "his0231"), fee(2, OK)])
+    client.portal.call(client.app.state.gateway.decisions.flush)  # type: ignore[attr-defined]
+    ((_, fields),) = redis.xrange(keys.decisions)
+    entry = orjson.loads(fields[b"d"])
+    assert entry["front"] == "nhsa2204" and entry["mdtrt"]
+    first, second = entry["lines"]
+    assert (first[1], first[9]) == ("his0231", OK)  # as sent, as resolved
+    assert len(second) == 9  # sent as the 医保医师代码 itself: nothing resolved
