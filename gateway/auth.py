@@ -10,7 +10,8 @@ The guard names the caller for the decision log: ``scope["drgate.caller"]`` is `
 first 12 hex digits of the matching digest (``gateway.entries.caller_name``), never the key.
 
 ``/healthz``, ``/readyz``, ``/metrics`` and the OpenAPI document stay open: probes and scrapers
-carry no key, and none of them reveals a physician's state.
+carry no key, and none of them reveals a physician's state.  The guard decides on the routed path:
+served under a root path (``--root-path /gw``), ASGI's ``path`` carries the prefix, ``/gw/v1/…``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.entries import caller_name
 
-__all__ = ["CALLER", "PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key"]
+__all__ = ["CALLER", "PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key", "routed_path"]
 
 #: The ASGI scope's key for the caller's name, set by ``ApiKeyGuard`` (absent when keys are off).
 CALLER = "drgate.caller"
@@ -35,6 +36,15 @@ PROTECTED_PREFIX = ("/v1/", "/nhsa/")
 _BODY = b'{"detail":"a valid API key is required (X-API-Key or Authorization: Bearer)"}'
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode()),
             (b"www-authenticate", b'Bearer realm="drgate"')]
+
+
+def routed_path(scope: Scope) -> str:
+    """The path the application routes on: ``scope["path"]`` less the ``root_path`` it starts with."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
+        return path[len(root):]
+    return path
 
 
 def digest_of(key: str) -> str:
@@ -60,7 +70,7 @@ class ApiKeyGuard:
         self.names = tuple(caller_name(d) for d in digests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or not routed_path(scope).startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
         caller = self._caller(scope)
@@ -71,7 +81,7 @@ class ApiKeyGuard:
         state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
         if state is not None:
             state.metrics.auth_refused.inc()
-        body = self.refusal(scope["path"]) if self.refusal is not None else None
+        body = self.refusal(routed_path(scope)) if self.refusal is not None else None
         if body is None:
             await send({"type": "http.response.start", "status": 401, "headers": _HEADERS})
             await send({"type": "http.response.body", "body": _BODY})

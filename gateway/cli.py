@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 from cache.errors import CacheError, SyncError
 from gateway.settings import Settings
@@ -193,6 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drgate: cannot reach the scoring store ({exc.orig}). Check that it runs and DRGATE_STORE_URL "
               "points at it; a new store needs `drgate store init`.", file=sys.stderr)
         return EXIT_FAILED
+    except DBAPIError as exc:  # the driver's reason only: a statement's parameters may carry names
+        if type(exc) is DatabaseError:  # not a subclass: SQLite's "file is not a database", "malformed"
+            print(f"drgate: the scoring store at {_store_where(settings)} is not a database drgate can read "
+                  f"({_first_line(exc)}). Check DRGATE_STORE_URL, or restore the store from its backup.",
+                  file=sys.stderr)
+        else:
+            print(f"drgate: the scoring store refused the operation ({type(exc.orig).__name__}: "
+                  f"{_first_line(exc)}); nothing was written.", file=sys.stderr)
+        return EXIT_FAILED
     except ValueError as exc:  # a malformed URL or setting found while connecting
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -207,6 +217,19 @@ def _redis_where(settings: Settings) -> str:
         return "the embedded Redis"
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _store_where(settings: Settings) -> str:
+    """The store URL without its password, for error messages."""
+    try:
+        return make_url(settings.store_url_value()).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DRGATE_STORE_URL"
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's message, first line: PostgreSQL's DETAIL lines may quote a row's values."""
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
 
 
 def print_json(value: object) -> None:

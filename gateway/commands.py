@@ -22,6 +22,7 @@ from gateway.settings import Settings
 from rules.calendar import china_calendar
 from rules.importer import import_files
 from rules.profiles import load_profile
+from rules.store import Store
 
 log = logging.getLogger("drgate")
 
@@ -85,6 +86,13 @@ def _outcome(exc: BaseException) -> tuple[str, int]:
 
 def store(settings: Settings, args: argparse.Namespace) -> int:
     st = open_store(settings)
+    try:
+        return _store(settings, st, args)
+    finally:
+        st.dispose()  # close the pool's connections now, whatever happened
+
+
+def _store(settings: Settings, st: Store, args: argparse.Namespace) -> int:
     if args.store_command == "init":
         before, after = st.init()
         if args.json:

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.auth import CALLER
+from gateway.auth import CALLER, routed_path
 from gateway.routes import CHECK_PATH, answer_check, read_body
 
 __all__ = ["ClaimCheckEndpoint", "GatewayApp"]
@@ -44,7 +44,7 @@ class GatewayApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
+            path = routed_path(scope)  # served under a root path, ``path`` carries it
             endpoint = self.check if path == CHECK_PATH else self.ahead.get(path)
             if endpoint is not None:
                 scope["app"] = self

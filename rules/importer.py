@@ -211,6 +211,10 @@ def parse_lines(name: str, lines: Iterable[bytes], profile: Profile) -> Iterator
         if obj.get("kind") not in TABLES:
             yield LineProblem(name, number, "kind", f"must be one of {', '.join(TABLES)}, not {obj.get('kind')!r}")
             continue
+        nul = [key for key, value in obj.items() if isinstance(value, str) and "\x00" in value]
+        if nul:  # PostgreSQL text cannot hold U+0000: refused here, so SQLite and PostgreSQL agree
+            yield from (LineProblem(name, number, key, "contains a NUL character (\\u0000)") for key in nul)
+            continue
         try:
             row = _ROW.validate_python(obj)
         except ValidationError as exc:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import digest_of, new_key
 from gateway.cli import EXIT_INPUT, EXIT_OK, main
 from gateway.settings import Settings
+from tests.fault_servers import free_port
 
 KEY, DIGEST = new_key()
 OTHER_KEY, OTHER_DIGEST = new_key()
@@ -108,3 +112,42 @@ def test_cli_refuses_a_key_in_place_of_a_digest_without_echoing_it(
     assert main(["api-key"]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "not a SHA-256 hex digest" in err and KEY not in err
+
+
+@pytest.fixture(name="under_root_path")
+def fix_under_root_path(settings: Settings) -> Iterator[str]:
+    """A real uvicorn serving the guarded gateway with ``--root-path /gw``, as behind a proxy that
+    strips ``/gw``: uvicorn gives the application ``path`` ``/gw/v1/…``.  Yields its base URL."""
+    guarded = settings.model_copy(update={"api_keys": (DIGEST,)})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(guarded), host="127.0.0.1", port=port, root_path="/gw",
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "uvicorn did not start"
+            threading.Event().wait(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+# What the proxy forwards of /gw/v1/claims/check, /gw/nhsa/2204: the prefix stripped.
+@pytest.mark.parametrize("path", ["/v1/claims/check", "/nhsa/2204"])
+def test_under_a_root_path_an_unkeyed_request_gets_401(under_root_path: str, path: str) -> None:
+    assert httpx.post(under_root_path + path, json=CLAIM, timeout=10).status_code == 401
+
+
+def test_under_a_root_path_the_status_lookup_needs_a_key(under_root_path: str) -> None:
+    assert httpx.get(f"{under_root_path}/v1/physicians/D330802000001", timeout=10).status_code == 401
+
+
+def test_under_a_root_path_a_keyed_check_is_answered(under_root_path: str) -> None:
+    reply = httpx.post(f"{under_root_path}/v1/claims/check", json=CLAIM, headers={"X-API-Key": KEY}, timeout=10)
+    assert reply.status_code == 200 and reply.json()["lines"][0]["line_id"] == "1"
+
+
+def test_under_a_root_path_probes_stay_open(under_root_path: str) -> None:
+    assert httpx.get(f"{under_root_path}/healthz", timeout=10).status_code == 200

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ _MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0
 #: Largest amount accepted (16,2 in the platform's tables: under 10^14 yuan).
 AMOUNT_MAX = Decimal(10) ** 14
 _CENT = Decimal("0.01")
+_WIDE = Context(prec=64)  # digits enough for 1000 lines of cnt × pric < 10^28, in fen
 
 
 class Unreadable(ValueError):
@@ -84,14 +85,15 @@ def amount(value: Any) -> Decimal | None:
         number = Decimal(value) if isinstance(value, str | int) else Decimal(repr(float(value)))
     except (InvalidOperation, ValueError, TypeError):
         raise Unreadable("must be a number") from None
-    if not number.is_finite() or abs(number) >= AMOUNT_MAX:
+    if not number.is_finite() or number.copy_abs() >= AMOUNT_MAX:  # copy_abs: no context, no Overflow at 1E1000000
         raise Unreadable("must be a finite number under 10^14")
     return number
 
 
 def cents(value: Decimal) -> float:
-    """An amount as the platform's 16,2 number."""
-    return float(value.quantize(_CENT))
+    """An amount as the platform's 16,2 number.  ``cnt × pric`` reaches 10^28, past the default
+    context's 28 digits once in fen: quantized in a context wide enough for any sum of them."""
+    return float(value.quantize(_CENT, context=_WIDE))
 
 
 def day_of(value: Any) -> str | None:
