@@ -83,6 +83,7 @@ class AsyncSnapshotReader:
         self.cache.mark_ok()
         reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
+            self.cache.renew(meta)  # the same publication: its freshness, the last sync
             return
         snap = self.cache.snapshot
         aliases = None
@@ -98,6 +99,7 @@ class AsyncSnapshotReader:
         # The changed records are read after their message: as new as it, or newer.
         fetched = None if physicians is None else await self._fetch_raw(new, physicians) if physicians else {}
         self.cache.install(new, physicians, fetched)
+        self.cache.renew(meta)
         log.info("snapshot %s installed (generation %d version %d)", new.id, new.generation, new.version)
         self._ensure_preload()
 

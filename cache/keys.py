@@ -7,8 +7,10 @@ Layout (``P`` = ``{drgate}`` by default):
 
     P:meta            hash   the published snapshot: id, generation_id, digest (cache.identity),
                              generation, version, published_at, counts, buckets, watermark,
-                             profile.  Readers start here; a sync flips it.  Readers compare ids:
-                             the counters restart from 1 in a Redis restarted empty.
+                             profile, verified_at/_ts (the last successful sync, changes or not),
+                             sync_at/_ts, sync_outcome (the last sync, whatever its outcome).
+                             Readers start here; a sync flips it.  Readers compare ids: the
+                             counters restart from 1 in a Redis restarted empty.
     P:seq             string generation counter (INCR)
     P:gens            hash   generation -> JSON {state: building|live|retired, buckets, at}
                              A building generation's keys expire after BUILD_TTL_SECONDS unless the

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -66,6 +66,9 @@ class Snapshot:
     id: str = ""  # the publication's random id
     digest: str = ""  # its content digest (cache.digest)
     profile: str = ""  # the city profile it was computed for
+    #: Unix time of the last successful sync that found it current (a quiet store's syncs renew
+    #: it without a new publication): `stale` and the snapshot's age count from here.
+    verified_ts: float = 0.0
     #: An institution's local doctor codes → 医保医师代码 (gateway.nhsa.aliases): institution →
     #: LOCAL CODE → ((physician_code, start, end), ...), days as ordinals, end exclusive.
     aliases: dict[str, dict[str, tuple[tuple[str, int, int], ...]]] = field(default_factory=dict, hash=False)
@@ -85,10 +88,13 @@ _Parts = tuple[tuple[Agreement, ...], tuple[Sanction, ...], tuple[Credit, ...], 
 
 
 class SnapshotCache:
-    def __init__(self, keys: Keys, capacity: int = 2_000_000) -> None:
+    def __init__(self, keys: Keys, capacity: int = 2_000_000, profile: str = "") -> None:
         self.keys = keys
         self.capacity = capacity
+        self.profile = profile  # the configured city profile: a snapshot of another is refused
         self.snapshot: Snapshot | None = None
+        #: (Unix time, outcome) of the last sync as ``meta`` tells it: "ok", "shrink_refused", …
+        self.last_sync: tuple[float, str] | None = None
         self.records: dict[str, PhysicianRecord | None] = {}
         #: Every physician of the snapshot is in ``records``: a code absent is unknown (None).
         self.complete = False
@@ -152,6 +158,7 @@ class SnapshotCache:
             id=publication,
             digest=meta.get(b"digest", b"").decode(),
             profile=meta.get(b"profile", b"").decode(),
+            verified_ts=float(meta.get(b"verified_ts", meta[b"published_ts"])),
             aliases=local,
         )
 
@@ -184,6 +191,29 @@ class SnapshotCache:
                         log.error("record of physician %s does not decode; its lines are unverified", code)
                         self.complete = False
         self.snapshot = snapshot
+        if self.profile and snapshot.profile != self.profile:
+            log.error("snapshot %s was computed for profile %s, this gateway is configured for %s: "
+                      "lines are unverified until a snapshot of %s is published", snapshot.id, snapshot.profile,
+                      self.profile, self.profile)
+
+    def renew(self, meta: dict[bytes, bytes]) -> None:
+        """Take the freshness and last-sync fields of a ``meta`` whose publication is the one held."""
+        if b"sync_ts" in meta:
+            self.last_sync = (float(meta[b"sync_ts"]), meta.get(b"sync_outcome", b"").decode())
+        snap = self.snapshot
+        verified = meta.get(b"verified_ts")
+        if snap is None or verified is None or meta.get(b"id", b"").decode() != snap.id:
+            return
+        if float(verified) != snap.verified_ts:  # a new object: memoised verdicts (stale or not) start anew
+            self.snapshot = replace(snap, verified_ts=float(verified))
+
+    @property
+    def profile_mismatch(self) -> tuple[str, str] | None:
+        """(the snapshot's profile, the configured one) when they differ."""
+        snap = self.snapshot
+        if snap is None or not self.profile or snap.profile == self.profile:
+            return None
+        return snap.profile, self.profile
 
     @staticmethod
     def parse_event(message: bytes) -> tuple[str | None, str | None, list[str] | None, list[str] | None]:
@@ -314,7 +344,7 @@ class SnapshotCache:
     def age_seconds(self, now: float | None = None) -> float:
         if self.snapshot is None:
             return float("inf")
-        return (time.time() if now is None else now) - self.snapshot.published_ts
+        return (time.time() if now is None else now) - self.snapshot.verified_ts
 
 
 def _identity(meta: dict[bytes, bytes]) -> tuple[str, bytes]:

@@ -15,11 +15,14 @@ message so gateways drop exactly those.
 
 Every publication carries a new random ``id`` and the ``digest`` of its content (``cache.identity``):
 readers compare ids, never the generation and version counters, which a Redis restarted empty
-starts again from 1.
+starts again from 1.  Every successful sync, one with nothing to change included, renews
+``verified_at`` (freshness: `stale` counts from it); every sync that reaches Redis leaves its
+time and outcome in ``sync_at`` / ``sync_outcome`` for the gateways to show.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,7 +37,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from cache.digest import entries_term, hexdigest
-from cache.errors import LockLost, SyncError
+from cache.errors import LockLost, ShrinkRefused, SyncError
 from cache.fullsync import PackedBuckets, build_buckets
 from cache.generations import drop_generations, gen_state, mark_generation, retire_generation
 from cache.guard import check_shrink, published_counts, published_records, published_tally, tally_change
@@ -126,7 +129,7 @@ class Syncer:
     def _keep_lock(self) -> None:
         self._lock.check()
 
-    def _publish(self, writes: Callable[[Pipeline], None], event: bytes) -> None:
+    def _publish(self, writes: Callable[[Pipeline], Any], event: bytes | None) -> None:
         """Run ``writes`` in one MULTI/EXEC that applies only while this sync still owns the lock,
         then announce ``event`` to the gateways.
 
@@ -142,17 +145,35 @@ class Syncer:
                 pipe.execute()
             except WatchError:
                 raise LockLost() from None
-        self.redis.publish(self.keys.events, event)
+        if event is not None:
+            self.redis.publish(self.keys.events, event)
 
     # -- full ------------------------------------------------------------------------------------
 
     def full(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
-        self.calendar.take_uncertain()
-        return self._calendar_checked(self._full(dry_run=dry_run, allow_shrink=allow_shrink))
+        return self._run(self._full, dry_run, allow_shrink)
 
     def incremental(self, *, dry_run: bool = False, allow_shrink: bool = False) -> SyncResult:
+        return self._run(self._incremental, dry_run, allow_shrink)
+
+    def _run(self, work: Callable[..., SyncResult], dry_run: bool, allow_shrink: bool) -> SyncResult:
         self.calendar.take_uncertain()
-        return self._calendar_checked(self._incremental(dry_run=dry_run, allow_shrink=allow_shrink))
+        try:
+            result = work(dry_run=dry_run, allow_shrink=allow_shrink)
+        except BaseException as exc:
+            if not dry_run:
+                self._record_failure(exc)
+            raise
+        return self._calendar_checked(result)
+
+    def _record_failure(self, exc: BaseException) -> None:
+        """Leave the failed sync's time and outcome in ``meta`` (not ``verified_at``): what the
+        gateways show on /readyz and /metrics.  Best effort: Redis may be what failed."""
+        outcome = "shrink_refused" if isinstance(exc, ShrinkRefused) else (
+            "lock_lost" if isinstance(exc, LockLost) else "failed")
+        with contextlib.suppress(redis.RedisError, OSError):
+            if self.redis.exists(self.keys.meta):  # nothing published: no meta to hold it
+                self.redis.hset(self.keys.meta, mapping=_sync_stamp(outcome))  # type: ignore[arg-type]
 
     def _calendar_checked(self, result: SyncResult) -> SyncResult:
         unknown = self.calendar.take_uncertain()
@@ -207,7 +228,7 @@ class Syncer:
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, **counts,
             "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
-            "id": publication, "generation_id": publication, "digest": digest, **_now(),
+            "id": publication, "generation_id": publication, "digest": digest, **_now(), **_verified(),
         }
 
         def flip(pipe: Pipeline) -> None:
@@ -284,6 +305,8 @@ class Syncer:
         aliases = {code: encode_aliases(found) for code, found in changed.items()}
         count = int(meta.get("physicians", 0))
         if not (change.physicians or change.institutions):
+            if not dry_run:  # the snapshot is verified current: renew its freshness, not its identity
+                self._publish(lambda pipe: pipe.hset(self.keys.meta, mapping=_verified()), None)  # type: ignore[arg-type]
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                               0, change.watermark, time.perf_counter() - started, dry_run)
         codes, institution_codes = sorted(change.physicians), sorted(change.institutions)
@@ -330,8 +353,9 @@ class Syncer:
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
                 pipe.hset(self.keys.aliases(generation), code, aliases.get(code, b"[]"))  # they travel with it
-            pipe.hset(self.keys.meta, mapping={"version": version, "watermark": change.watermark,
-                                               "id": publication, "digest": digest, **_now()})  # type: ignore[dict-item]
+            stamp: dict[str, str | int] = {"version": version, "watermark": change.watermark, "id": publication,
+                                           "digest": digest, **_now(), **_verified()}
+            pipe.hset(self.keys.meta, mapping=stamp)  # type: ignore[arg-type]
             pipe.hincrby(self.keys.meta, "physicians", delta)
             if published is not None:  # the tally stays exact: the change's steps, added
                 for field, steps in change_tally.fields().items():
@@ -355,6 +379,15 @@ def china_today() -> int:
     return datetime.now(timezone(timedelta(hours=8))).date().toordinal()
 
 
-def _now() -> dict[str, str]:
+def _now(name: str = "published") -> dict[str, str]:
     now = datetime.now(UTC)
-    return {"published_at": now.isoformat(timespec="milliseconds"), "published_ts": f"{now.timestamp():.3f}"}
+    return {f"{name}_at": now.isoformat(timespec="milliseconds"), f"{name}_ts": f"{now.timestamp():.3f}"}
+
+
+def _sync_stamp(outcome: str) -> dict[str, str]:
+    return {**_now("sync"), "sync_outcome": outcome}
+
+
+def _verified() -> dict[str, str]:
+    """A successful sync's stamp: the snapshot is current as of now (``verified_at``), and so is the sync."""
+    return {**_now("verified"), **_sync_stamp("ok")}

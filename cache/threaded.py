@@ -61,6 +61,8 @@ class SnapshotReader:
         with self._lock:
             reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
+            with self._lock:
+                self.cache.renew(meta)  # the same publication: its freshness, the last sync
             return
         snap = self.cache.snapshot
         institutions = aliases = None
@@ -73,6 +75,7 @@ class SnapshotReader:
             new = replace(new, institutions=snap.institutions, aliases=snap.aliases)
         with self._lock:
             self.cache.install(new, physicians)
+            self.cache.renew(meta)
 
     def _follow(self) -> None:
         while not self._stop.is_set():

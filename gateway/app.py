@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = async_redis(settings)
-        cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size)
+        cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size, profile.name)
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
                                      preload=settings.preload)
         await reader.start()

@@ -34,7 +34,9 @@ class Policy:
     fail_open: bool
     emergency_med_types: frozenset[str]
     stale_after: float
-    profile: str = ""  # the city profile's name, for the decision log
+    #: The configured city profile (the decision log names it): a snapshot computed for another
+    #: gets `unverified` lines, never another city's articles.  Empty: any (tests of the decision alone).
+    profile: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
@@ -98,8 +100,11 @@ def decide_claim(
         claim = cast(ClaimIn, claim.model_dump())
     institution_code = claim["institution_code"]
     institution = snapshot.institutions.get(institution_code) if snapshot is not None else None
+    if snapshot is not None and policy.profile and snapshot.profile != policy.profile:
+        records, absent = _NOTHING, UNREAD  # another city's snapshot: nothing in it is verified here
+    # Stale: Redis unreachable, or no successful sync for stale_after seconds (changes or not).
     stale = snapshot is None or not redis_ok or (
-        (time.time() if now is None else now) - snapshot.published_ts > policy.stale_after
+        (time.time() if now is None else now) - snapshot.verified_ts > policy.stale_after
     )
     claim_day = service_day(claim["service_date"])
     emergency_types = policy.emergency_med_types
@@ -163,6 +168,9 @@ def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exemp
     return found, on
 
 
+_NOTHING: Mapping[str, Any] = {}
+
+
 def decision_id() -> str:
     """A unique id: 64 random bits per process, then a counter (uuid4 costs ~2 µs a claim)."""
     if _ids[0] is None:  # first call: draw the bits, and draw new ones in a forked child
@@ -200,7 +208,7 @@ class Checker:
         from rules.profiles import load_profile
 
         keys = Keys(settings.redis_prefix)
-        reader = SnapshotReader(sync_redis(settings), SnapshotCache(keys, settings.cache_size),
+        reader = SnapshotReader(sync_redis(settings), SnapshotCache(keys, settings.cache_size, settings.profile),
                                 poll_interval=settings.poll_interval)
         reader.start()
         profile = load_profile(settings.profile)
@@ -217,6 +225,13 @@ class Checker:
         self.reader.stop()
         if self._owns_client:
             self.reader.redis.close()
+
+    def profile_mismatch(self) -> tuple[str, str] | None:
+        """(the snapshot's profile, the configured one) while they differ: every line is `unverified`."""
+        snapshot = self.reader.cache.snapshot
+        if snapshot is None or not self.policy.profile or snapshot.profile == self.policy.profile:
+            return None
+        return snapshot.profile, self.policy.profile
 
     def check(self, claim: CheckRequest | Mapping[str, Any]) -> ClaimResult:
         """Decide a claim (a ``CheckRequest`` or a dict of the HTTP body's shape)."""

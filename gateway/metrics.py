@@ -10,7 +10,11 @@ Gateway, per worker (names as scraped):
     drgate_redis_up                           1 when the last Redis exchange succeeded
     drgate_snapshot_version                   version of the snapshot held
     drgate_snapshot_published_timestamp_seconds   its publication time; age = time() - this
-    drgate_snapshot_age_seconds               age at scrape time
+    drgate_snapshot_verified_timestamp_seconds    the last successful sync (changes or not)
+    drgate_snapshot_age_seconds               time since then, at scrape time (the alert's measure)
+    drgate_last_sync_timestamp_seconds        the last sync, successful or not, as meta tells it
+    drgate_last_sync_success                  1 when that sync succeeded
+    drgate_snapshot_profile_mismatch          1 while the snapshot held is of another profile
 
 The hot path only adds to plain ints; they reach the Prometheus objects at most once a second
 and at every scrape.  With ``serve --workers N`` every worker is its own process: when
@@ -65,8 +69,19 @@ class Metrics:
         self.snapshot_published = Gauge("drgate_snapshot_published_timestamp_seconds",
                                         "Publication time of the snapshot held (Unix time)", registry=r,
                                         multiprocess_mode="livemin")
-        self.snapshot_age = Gauge("drgate_snapshot_age_seconds", "Age of the snapshot held at the last update",
-                                  registry=r, multiprocess_mode="livemax")
+        self.snapshot_verified = Gauge("drgate_snapshot_verified_timestamp_seconds",
+                                       "Last successful sync of the snapshot held, changes or not (Unix time)",
+                                       registry=r, multiprocess_mode="livemin")
+        self.snapshot_age = Gauge("drgate_snapshot_age_seconds",
+                                  "Seconds since the last successful sync of the snapshot held", registry=r,
+                                  multiprocess_mode="livemax")
+        self.last_sync = Gauge("drgate_last_sync_timestamp_seconds", "The last sync, successful or not (Unix time)",
+                               registry=r, multiprocess_mode="livemin")
+        self.last_sync_success = Gauge("drgate_last_sync_success", "1 when the last sync succeeded", registry=r,
+                                       multiprocess_mode="livemin")
+        self.profile_mismatch = Gauge("drgate_snapshot_profile_mismatch",
+                                      "1 while the snapshot held was computed for another profile (lines unverified)",
+                                      registry=r, multiprocess_mode="livemax")
         self.log_written = Gauge("drgate_decision_log_written", "Decision-log entries written since start",
                                  registry=r, multiprocess_mode="livesum")
         self.log_pending = Gauge("drgate_decision_log_pending", "Decision-log entries waiting in memory",
@@ -114,7 +129,12 @@ class Metrics:
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
             self.snapshot_published.set(cache.snapshot.published_ts)
+            self.snapshot_verified.set(cache.snapshot.verified_ts)
             self.snapshot_age.set(cache.age_seconds())
+        self.profile_mismatch.set(0 if cache.profile_mismatch is None else 1)
+        if cache.last_sync is not None:
+            self.last_sync.set(cache.last_sync[0])
+            self.last_sync_success.set(1 if cache.last_sync[1] == "ok" else 0)
         self._next_flush = time.monotonic() + _FLUSH_EVERY
 
     async def flush_periodically(self, cache: SnapshotCache) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -131,6 +131,9 @@ async def physician_status(
     snapshot = state.cache.snapshot
     if snapshot is None or record is UNREAD:
         return _problem(503, "the snapshot cannot be read now; retry, or see /readyz")
+    mismatch = state.cache.profile_mismatch
+    if mismatch is not None:
+        return _problem(503, _mismatch_text(mismatch))
     why = await run_in_threadpool(store_reasons, state.store, state.profile, state.calendar, code, day, institution)
     return _json(explain(code, record, snapshot, day, institution, state.policy, state.profile, why))
 
@@ -140,11 +143,19 @@ async def healthz() -> Response:
     return _json({"status": "ok"})
 
 
-@router.get("/readyz", summary="A snapshot is held: the gateway answers (from it, `stale`, while Redis is down)")
+def _mismatch_text(mismatch: tuple[str, str]) -> str:
+    return (f"the snapshot was computed for profile {mismatch[0]}, this gateway is configured for {mismatch[1]}: "
+            "lines are unverified; publish a snapshot of this profile, or fix DRGATE_PROFILE")
+
+
+@router.get("/readyz", summary="A snapshot of the configured profile is held: the gateway answers (from it, "
+                               "`stale`, while Redis is down)")
 async def readyz(request: Request) -> Response:
     """200 once a snapshot is held, Redis up or not: a probe that pulled every gateway out of the
     balancer during a Redis outage would stall settlement, which the held snapshot avoids.
-    ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this."""
+    ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this.
+    503 before a first snapshot, and while the snapshot held was computed for another profile
+    (``detail`` names both).  ``last_sync``: the last sync's time and outcome, as ``meta`` tells."""
     state: GatewayState = request.app.state.gateway
     try:
         await state.redis.ping()
@@ -152,17 +163,29 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any failure to reach Redis means not ready; say which
         log.warning("readyz: redis ping failed: %s", type(exc).__name__)
         redis_ok = False
-    snapshot = state.cache.snapshot
-    ready = snapshot is not None
-    return _json({
+    cache = state.cache
+    snapshot = cache.snapshot
+    mismatch = cache.profile_mismatch
+    ready = snapshot is not None and mismatch is None
+    body: dict[str, Any] = {
         "ready": ready, "redis": redis_ok,
         "snapshot": None if snapshot is None else {
             "id": snapshot.id, "digest": snapshot.digest, "profile": snapshot.profile,
             "version": snapshot.version, "generation": snapshot.generation,
             "published_at": snapshot.published_at, "physicians": snapshot.physicians,
-            "age_seconds": round(state.cache.age_seconds(), 1),
+            "verified_at": _iso(snapshot.verified_ts),  # the last successful sync: age counts from it
+            "age_seconds": round(cache.age_seconds(), 1),
             # complete: this worker holds every record and answers without Redis round trips
-            "complete": state.cache.complete, "cached": len(state.cache.records),
+            "complete": cache.complete, "cached": len(cache.records),
         },
-    }, 200 if ready else 503)
+        "last_sync": None if cache.last_sync is None else {"at": _iso(cache.last_sync[0]),
+                                                           "outcome": cache.last_sync[1]},
+    }
+    if mismatch is not None:
+        body["detail"] = _mismatch_text(mismatch)
+    return _json(body, 200 if ready else 503)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
