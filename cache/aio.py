@@ -73,7 +73,11 @@ class AsyncSnapshotReader:
     # -- following publications -------------------------------------------------------------
 
     async def refresh(self, event: bytes | None) -> None:
-        meta: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.cache.keys.meta)
+            pipe.hgetall(self.cache.keys.sync)
+            meta, last = await pipe.execute()
+        self.cache.note_sync(last)
         if b"generation" not in meta:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
                 self.cache.mark_failed(NoSnapshot())

@@ -7,10 +7,12 @@ Layout (``P`` = ``{drgate}`` by default):
 
     P:meta            hash   the published snapshot: id, generation_id, digest (cache.identity),
                              generation, version, published_at, counts, buckets, watermark,
-                             profile, verified_at/_ts (the last successful sync, changes or not),
-                             sync_at/_ts, sync_outcome (the last sync, whatever its outcome).
+                             profile, verified_at/_ts (the last successful sync, changes or not).
                              Readers start here; a sync flips it.  Readers compare ids: the
                              counters restart from 1 in a Redis restarted empty.
+    P:sync            hash   the last sync, whatever its outcome: at, ts, outcome (ok,
+                             shrink_refused, lock_lost, failed); apart from meta, which a refused
+                             sync leaves as it was.  Gateways show it on /readyz and /metrics.
     P:seq             string generation counter (INCR)
     P:gens            hash   generation -> JSON {state: building|live|retired, buckets, at}
                              A building generation's keys expire after BUILD_TTL_SECONDS unless the
@@ -80,13 +82,14 @@ def bucket_of(code: str, buckets: int) -> int:
 class Keys:
     """Key names under one prefix (``DRGATE_REDIS_PREFIX``); tests use their own prefix."""
 
-    __slots__ = ("tag", "meta", "seq", "gens", "lock", "events", "decisions")
+    __slots__ = ("tag", "meta", "sync", "seq", "gens", "lock", "events", "decisions")
 
     def __init__(self, prefix: str = "drgate") -> None:
         if not prefix or any(c in prefix for c in "{}: \t\r\n*"):
             raise ValueError(f"redis prefix {prefix!r} must be non-empty, without braces, colons or spaces")
         self.tag = "{" + prefix + "}"
         self.meta = f"{self.tag}:meta"
+        self.sync = f"{self.tag}:sync"
         self.seq = f"{self.tag}:seq"
         self.gens = f"{self.tag}:gens"
         self.lock = f"{self.tag}:lock"

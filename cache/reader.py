@@ -73,6 +73,10 @@ class Snapshot:
     #: LOCAL CODE → ((physician_code, start, end), ...), days as ordinals, end exclusive.
     aliases: dict[str, dict[str, tuple[tuple[str, int, int], ...]]] = field(default_factory=dict, hash=False)
 
+    def __post_init__(self) -> None:
+        if not self.verified_ts:  # built without it (an older meta, a test): verified when published
+            object.__setattr__(self, "verified_ts", self.published_ts)
+
     @property
     def generation_id(self) -> str:
         return self.generation_tag.decode()
@@ -196,10 +200,13 @@ class SnapshotCache:
                       "lines are unverified until a snapshot of %s is published", snapshot.id, snapshot.profile,
                       self.profile, self.profile)
 
+    def note_sync(self, last: dict[bytes, bytes]) -> None:
+        """The last sync's time and outcome (``{prefix}:sync``), whatever it was."""
+        if b"ts" in last:
+            self.last_sync = (float(last[b"ts"]), last.get(b"outcome", b"").decode())
+
     def renew(self, meta: dict[bytes, bytes]) -> None:
-        """Take the freshness and last-sync fields of a ``meta`` whose publication is the one held."""
-        if b"sync_ts" in meta:
-            self.last_sync = (float(meta[b"sync_ts"]), meta.get(b"sync_outcome", b"").decode())
+        """Take the freshness of a ``meta`` whose publication is the one held."""
         snap = self.snapshot
         verified = meta.get(b"verified_ts")
         if snap is None or verified is None or meta.get(b"id", b"").decode() != snap.id:

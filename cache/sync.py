@@ -17,7 +17,7 @@ Every publication carries a new random ``id`` and the ``digest`` of its content 
 readers compare ids, never the generation and version counters, which a Redis restarted empty
 starts again from 1.  Every successful sync, one with nothing to change included, renews
 ``verified_at`` (freshness: `stale` counts from it); every sync that reaches Redis leaves its
-time and outcome in ``sync_at`` / ``sync_outcome`` for the gateways to show.
+time and outcome in ``{prefix}:sync`` for the gateways to show (``meta`` stays as it was).
 """
 
 from __future__ import annotations
@@ -167,13 +167,17 @@ class Syncer:
         return self._calendar_checked(result)
 
     def _record_failure(self, exc: BaseException) -> None:
-        """Leave the failed sync's time and outcome in ``meta`` (not ``verified_at``): what the
-        gateways show on /readyz and /metrics.  Best effort: Redis may be what failed."""
+        """Leave the failed sync's time and outcome (``meta`` untouched): what the gateways show on
+        /readyz and /metrics.  Best effort: Redis may be what failed."""
         outcome = "shrink_refused" if isinstance(exc, ShrinkRefused) else (
             "lock_lost" if isinstance(exc, LockLost) else "failed")
         with contextlib.suppress(redis.RedisError, OSError):
-            if self.redis.exists(self.keys.meta):  # nothing published: no meta to hold it
-                self.redis.hset(self.keys.meta, mapping=_sync_stamp(outcome))  # type: ignore[arg-type]
+            self.redis.hset(self.keys.sync, mapping=_sync_stamp(outcome))  # type: ignore[arg-type]
+
+    def _verified(self, pipe: Pipeline) -> None:
+        """A successful sync's stamp, in its transaction: the snapshot is current as of now."""
+        pipe.hset(self.keys.meta, mapping=_now("verified"))  # type: ignore[arg-type]
+        pipe.hset(self.keys.sync, mapping=_sync_stamp("ok"))  # type: ignore[arg-type]
 
     def _calendar_checked(self, result: SyncResult) -> SyncResult:
         unknown = self.calendar.take_uncertain()
@@ -228,13 +232,14 @@ class Syncer:
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, **counts,
             "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
-            "id": publication, "generation_id": publication, "digest": digest, **_now(), **_verified(),
+            "id": publication, "generation_id": publication, "digest": digest, **_now(),
         }
 
         def flip(pipe: Pipeline) -> None:
             for key in sorted(written):
                 pipe.persist(key)
             pipe.hset(self.keys.meta, mapping=new_meta)  # type: ignore[arg-type]
+            self._verified(pipe)
             pipe.hset(self.keys.gens, str(generation), gen_state("live", nbuckets))
 
         self._publish(flip, orjson.dumps({"v": version, "g": generation, "id": publication, "prev": meta.get("id"),
@@ -306,7 +311,7 @@ class Syncer:
         count = int(meta.get("physicians", 0))
         if not (change.physicians or change.institutions):
             if not dry_run:  # the snapshot is verified current: renew its freshness, not its identity
-                self._publish(lambda pipe: pipe.hset(self.keys.meta, mapping=_verified()), None)  # type: ignore[arg-type]
+                self._publish(self._verified, None)
             return SyncResult("incremental", generation, version, count, int(meta.get("institutions", 0)),
                               0, change.watermark, time.perf_counter() - started, dry_run)
         codes, institution_codes = sorted(change.physicians), sorted(change.institutions)
@@ -354,8 +359,9 @@ class Syncer:
                     pipe.hdel(self.keys.institutions(generation), code)
                 pipe.hset(self.keys.aliases(generation), code, aliases.get(code, b"[]"))  # they travel with it
             stamp: dict[str, str | int] = {"version": version, "watermark": change.watermark, "id": publication,
-                                           "digest": digest, **_now(), **_verified()}
+                                           "digest": digest, **_now()}
             pipe.hset(self.keys.meta, mapping=stamp)  # type: ignore[arg-type]
+            self._verified(pipe)
             pipe.hincrby(self.keys.meta, "physicians", delta)
             if published is not None:  # the tally stays exact: the change's steps, added
                 for field, steps in change_tally.fields().items():
@@ -385,9 +391,6 @@ def _now(name: str = "published") -> dict[str, str]:
 
 
 def _sync_stamp(outcome: str) -> dict[str, str]:
-    return {**_now("sync"), "sync_outcome": outcome}
-
-
-def _verified() -> dict[str, str]:
-    """A successful sync's stamp: the snapshot is current as of now (``verified_at``), and so is the sync."""
-    return {**_now("verified"), **_sync_stamp("ok")}
+    now = time.time()
+    return {"at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"), "ts": f"{now:.3f}",
+            "outcome": outcome}

@@ -50,7 +50,11 @@ class SnapshotReader:
             self._thread.join(timeout=2)
 
     def refresh(self, event: bytes | None) -> None:
-        meta: dict[bytes, bytes] = self.redis.hgetall(self.cache.keys.meta)  # type: ignore[assignment]
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.cache.keys.meta)
+            pipe.hgetall(self.cache.keys.sync)
+            meta, last = pipe.execute()
+        self.cache.note_sync(last)
         if b"generation" not in meta:
             if self.cache.snapshot is not None:  # restarted empty, or flushed: keep what we hold
                 self.cache.mark_failed(NoSnapshot())

@@ -100,7 +100,7 @@ def decide_claim(
         claim = cast(ClaimIn, claim.model_dump())
     institution_code = claim["institution_code"]
     institution = snapshot.institutions.get(institution_code) if snapshot is not None else None
-    if snapshot is not None and policy.profile and snapshot.profile != policy.profile:
+    if snapshot is not None and snapshot.profile and policy.profile and snapshot.profile != policy.profile:
         records, absent = _NOTHING, UNREAD  # another city's snapshot: nothing in it is verified here
     # Stale: Redis unreachable, or no successful sync for stale_after seconds (changes or not).
     stale = snapshot is None or not redis_ok or (

@@ -48,7 +48,7 @@ def fix_cli_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, se
 def published_keys(client: redis.Redis, keys: Keys) -> dict[bytes, int]:
     """Every key of the test's prefix with its length: what "nothing published" leaves unchanged."""
     return {key: client.memory_usage(key) or 0 for key in client.scan_iter(match=f"{keys.tag}:*", count=1000)
-            if key != keys.lock.encode()}
+            if key not in (keys.lock.encode(), keys.sync.encode())}  # the lock; the last sync's outcome
 
 
 def sql(store: Store, *statements: str) -> None:

@@ -77,7 +77,9 @@ def test_incremental_sync_with_nothing_changed_publishes_nothing(
     before = read_meta(redis, keys)
     result = syncer.incremental()
     assert result.changed == 0
-    assert read_meta(redis, keys) == before
+    after = read_meta(redis, keys)  # the same publication, verified current (tests/test_snapshot_freshness.py)
+    assert {k: v for k, v in after.items() if not k.startswith("verified_")} == {
+        k: v for k, v in before.items() if not k.startswith("verified_")}
 
 
 def test_gateway_drops_exactly_the_changed_physicians(
