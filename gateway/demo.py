@@ -1,4 +1,7 @@
-"""Demo data for 衢州: one physician (or institution) per reason code, dated around today."""
+"""Demo data for 衢州: one physician (or institution) per reason code, dated around today.
+
+Lines at ``CLINIC`` are ``institution_suspended``, at ``TERMINATED`` ``institution_terminated``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ __all__ = ["DEMO", "curl_examples", "write_demo_data"]
 HOSPITAL = "H33080200001"  # 衢州市人民医院 (demo)
 CLINIC = "H33080200002"  # suspended institution (衢州 第十四条)
 OTHER = "H33080200003"
+TERMINATED = "H33080200004"  # terminated institution (衢州 第十四条 解除)
 
 #: Physician code -> the reason a line at HOSPITAL gets today.
 DEMO: dict[str, str] = {
@@ -37,6 +41,9 @@ def demo_rows(today: date) -> list[dict[str, Any]]:
         {"kind": "institution", "code": OTHER, "name": "衢州市衢江区示例医院", "region": "330803"},
         {"kind": "institution_sanction", "id": "IS-demo-1", "institution_code": CLINIC, "action": "suspend",
          "start": d(-30), "end": d(60), "basis": "衢医保〔示例〕1号"},
+        {"kind": "institution", "code": TERMINATED, "name": "衢州市智造新城示例诊所", "region": "330802"},
+        {"kind": "institution_sanction", "id": "IS-demo-2", "institution_code": TERMINATED, "action": "terminate",
+         "start": d(-20), "end": None, "basis": "衢医保〔示例〕2号"},
     ]
     for n, code in enumerate(c for c in DEMO if c != "D330802000099"):
         rows.append({"kind": "physician", "code": code, "name": f"示例医师{n + 1}"})
@@ -45,6 +52,9 @@ def demo_rows(today: date) -> list[dict[str, Any]]:
                      "start": "2021-01-01", "end": None})
         rows.append({"kind": "agreement", "physician_code": code, "institution_code": CLINIC,
                      "start": "2021-01-01", "end": None})
+        if code == "D330802000001":
+            rows.append({"kind": "agreement", "physician_code": code, "institution_code": TERMINATED,
+                         "start": "2021-01-01", "end": None})
     rows += [
         {"kind": "sanction", "id": "S-demo-2", "physician_code": "D330802000002", "action": "suspend",
          "start": d(-10), "end": d(50), "basis": "衢医保〔示例〕2号"},

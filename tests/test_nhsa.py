@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.demo import CLINIC, HOSPITAL, write_demo_data
+from gateway.demo import TERMINATED as TERMINATED_SITE
 from gateway.settings import Settings
 from rules.importer import import_files
 from rules.profiles import Profile
@@ -115,6 +116,7 @@ def test_lines_of_one_physician_and_reason_share_one_result(client: TestClient) 
 
 @pytest.mark.parametrize(("doctor", "institution", "rule_id"), [
     (OK, CLINIC, "DRGATE-01"),
+    (OK, TERMINATED_SITE, "DRGATE-07"),  # 衢州 第十四条 解除
     (UNKNOWN, HOSPITAL, "DRGATE-02"),
     (DISQUALIFIED, HOSPITAL, "DRGATE-03"),
     (TERMINATED, HOSPITAL, "DRGATE-04"),
