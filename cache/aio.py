@@ -13,6 +13,8 @@ registry": that would reject every line of a known physician.
 
 When the snapshot fits in the cache, a second task preloads it, a few buckets per round trip
 between requests; from then on the cache is complete and a check makes no round trip at all.
+With a snapshot file (``cache.disk``), a third task keeps it at the last publication verified
+(``cache.keeper``), and a worker that starts while Redis is down or empty answers from it.
 A new generation (a full sync) starts a new preload; until it ends, misses are fetched per claim.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from cache.disk import SnapshotFile
 from cache.errors import CacheError, NoSnapshot
 from cache.keys import OVERFLOW
 from cache.reader import UNREAD, SnapshotCache
@@ -45,7 +48,8 @@ PRELOAD_BUCKETS = 64
 
 class AsyncSnapshotReader:
     def __init__(self, client: aioredis.Redis, cache: SnapshotCache, *, poll_interval: float = 0.5,
-                 retry_interval: float = 0.2, preload: bool = True) -> None:
+                 retry_interval: float = 0.2, preload: bool = True, file: SnapshotFile | None = None,
+                 file_interval: float = 60.0) -> None:
         self.redis = client
         self.cache = cache
         self.poll_interval = poll_interval
@@ -55,16 +59,28 @@ class AsyncSnapshotReader:
         self._stopping = False
         self._loader: asyncio.Task[None] | None = None
         self._loading = b""  # generation id the running preload reads
+        self.file = file
+        self.file_interval = file_interval
+        self._keeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self.refresh(None)
+        if self.file is not None:
+            from cache.keeper import SnapshotKeeper, restore
+
+            if self.cache.snapshot is None:  # Redis down or empty: the last snapshot this host verified
+                loaded = await asyncio.to_thread(self.file.load)
+                if loaded is not None and restore(self.cache, loaded):
+                    gc.freeze()
+            keeper = SnapshotKeeper(self.redis, self.cache, self.file, interval=self.file_interval)
+            self._keeper = asyncio.create_task(keeper.run(), name="drgate-snapshot-file")
         self._task = asyncio.create_task(self._follow(), name="drgate-snapshot-follower")
 
     async def stop(self) -> None:
         # A flag as well as cancel(): redis-py may swallow a cancellation inside get_message.
         self._stopping = True
-        tasks = {task for task in (self._task, self._loader) if task is not None}
+        tasks = {task for task in (self._task, self._loader, self._keeper) if task is not None}
         for task in tasks:
             task.cancel()
         if tasks:

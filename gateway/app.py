@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from cache.aio import AsyncSnapshotReader
+from cache.disk import SnapshotFile
 from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.audit import DecisionLog
@@ -53,8 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = async_redis(settings)
         cache = SnapshotCache(Keys(settings.redis_prefix), settings.cache_size, profile.name)
+        file = SnapshotFile(Path(settings.var_dir) / f"snapshot-{settings.redis_prefix}.drgate",
+                            settings.redis_prefix, profile.name) if settings.snapshot_file else None
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
-                                     preload=settings.preload)
+                                     preload=settings.preload, file=file,
+                                     file_interval=settings.snapshot_file_interval)
         await reader.start()
         metrics = Metrics()
         decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,

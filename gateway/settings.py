@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=2_000_000, ge=1000)
     #: Preload the whole snapshot into each worker when it fits in ``cache_size``.
     preload: bool = True
+    #: Keep the last snapshot this host verified in ``{var_dir}/snapshot-{prefix}.drgate``: a worker
+    #: started while Redis is down answers from it (lines `stale`).
+    snapshot_file: bool = True
+    #: At most one rewrite of that file every this many seconds (each reads the snapshot from Redis).
+    snapshot_file_interval: float = Field(default=60.0, ge=0.0)
     #: How often (s) a gateway polls the snapshot meta besides the invalidation messages.
     poll_interval: float = 0.5
     #: Full sync refuses to publish a snapshot smaller than the current one by more than this share.
