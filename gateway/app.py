@@ -21,6 +21,7 @@ from cache.keys import Keys
 from cache.reader import SnapshotCache
 from gateway.audit import DecisionLog
 from gateway.auth import ApiKeyGuard
+from gateway.bodies import BodyBudget
 from gateway.checker import Policy
 from gateway.connections import async_redis, close_async_redis, open_store
 from gateway.decisions_routes import router as decisions_router
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(nhsa_router)
     app.include_router(decisions_router)
-    app.check = ClaimCheckEndpoint()  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
+    app.bodies = BodyBudget(settings.body_buffer_bytes)  # this worker's, shared by every route reading a body
+    app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
     if settings.api_keys:
         refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope

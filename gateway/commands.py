@@ -220,7 +220,7 @@ def api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from gateway.front import serve as run_front
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -229,14 +229,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         _multiprocess_metrics(settings)
         if settings.redis_url is None:
             env_for_workers(settings, redis_url=redis_url(settings))
-        uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    loop="uvloop", http="httptools", access_log=False, log_level="warning")
+        run_front("gateway.app:create_app", settings, host=host, port=port, workers=workers)
         return EXIT_OK
     from gateway.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning")
-    return EXIT_OK
+    return EXIT_OK if run_front(create_app(settings), settings, host=host, port=port, workers=1) else EXIT_FAILED
 
 
 def _multiprocess_metrics(settings: Settings) -> None:

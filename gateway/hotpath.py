@@ -19,18 +19,21 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth import CALLER, routed_path
-from gateway.routes import CHECK_PATH, answer_check, read_body
+from gateway.bodies import BodyBudget, BodyRefused, read_body
+from gateway.routes import CHECK_PATH, MAX_BODY, answer_check
 
 __all__ = ["ClaimCheckEndpoint", "GatewayApp"]
 
 log = logging.getLogger(__name__)
 
 _JSON = (b"content-type", b"application/json")
+_CLOSE = (b"connection", b"close")
 _ERROR = b'{"detail":"internal error; see the gateway log"}'
 
 
@@ -41,6 +44,7 @@ class GatewayApp(FastAPI):
 
     check: ASGIApp | None = None
     ahead: dict[str, ASGIApp] = {}  # replaced by create_app, never mutated
+    bodies: BodyBudget  # the worker's budget of bytes for unfinished bodies (gateway.bodies), set by create_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -54,16 +58,23 @@ class GatewayApp(FastAPI):
 
 
 class ClaimCheckEndpoint:
+    def __init__(self, bodies: BodyBudget) -> None:
+        self.bodies = bodies
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        headers = [_JSON]
         try:
-            body = await read_body(scope, receive)
+            body = await read_body(scope, receive, MAX_BODY, self.bodies)
             status, payload = await answer_check(scope["app"].state.gateway, body, started, scope.get(CALLER))
-        except ClientDisconnect:  # the client went away mid-body: nobody to answer
+        except ClientDisconnect:  # the client went away mid-body, or was timed out: nobody to answer
             return
+        except BodyRefused as exc:
+            status, payload = exc.status, orjson.dumps({"detail": exc.detail})
+            headers.append(_CLOSE)
         except Exception:
             log.exception("claim check failed")
             status, payload = 500, _ERROR
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [_JSON, (b"content-length", b"%d" % len(payload))]})
+        headers.append((b"content-length", b"%d" % len(payload)))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -16,23 +16,23 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
-from starlette.types import Receive, Scope
 
 from cache.reader import UNREAD
 from gateway.auth import CALLER
+from gateway.bodies import BodyRefused, read_body
 from gateway.checker import decide_claim
 from gateway.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
 from gateway.state import GatewayState
 from gateway.status import CHINA, explain, store_reasons
 
-__all__ = ["CHECK_PATH", "MAX_BODY", "answer_check", "read_body", "router"]
+__all__ = ["CHECK_PATH", "CLOSE", "MAX_BODY", "answer_check", "read_body", "refusal", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 CHECK_PATH = "/v1/claims/check"
 MAX_BODY = 1 << 20  # 1 MiB: 1000 lines of a claim fit in well under 200 KiB
+CLOSE = {"connection": "close"}  # a refused body may still be arriving: not worth reading to keep the connection
 
 _REASON_DOC = """Reasons (first that applies): `institution_suspended`, `institution_terminated` (衢州 第十四条),
 `unknown_physician`
@@ -58,30 +58,6 @@ def validation_detail(exc: ValidationError, root: str = "body") -> list[dict[str
     ]
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> bytes | None:
-    """The body read from the ASGI messages, or None when it passes ``limit`` bytes (→ 413),
-    declared or streamed; ``ClientDisconnect`` if the client leaves first.  The hot path calls it
-    with its own messages, FastAPI's routes with ``request.scope, request.receive``."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                return None  # refused before reading a byte of it
-            break
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        if not message.get("more_body", False):
-            return b"".join((*chunks, chunk)) if chunks else chunk  # the common case: one message
-        chunks.append(chunk)
-
-
 @router.post(
     CHECK_PATH,
     response_model=CheckResponse,
@@ -89,22 +65,29 @@ async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> by
     description=_REASON_DOC,
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}}}}},
-    responses={413: {"description": "Body over 1 MiB"}, 422: {"description": "Malformed input; names the field"}},
+    responses={413: {"description": "Body over 1 MiB"}, 422: {"description": "Malformed input; names the field"},
+               503: {"description": "This worker holds too many unfinished bodies; retry"}},
 )
 async def check_claim(request: Request) -> Response:
     """Documents the check in OpenAPI, and answers it when ``gateway.hotpath`` is not in front
     (mounted under another path); the same ``answer_check`` either way."""
     started = time.perf_counter()
-    body = await read_body(request.scope, request.receive)
+    try:
+        body = await read_body(request.scope, request.receive, MAX_BODY, request.app.bodies)
+    except BodyRefused as exc:
+        return refusal(exc)
     status, payload = await answer_check(request.app.state.gateway, body, started, request.scope.get(CALLER))
     return Response(payload, status_code=status, media_type="application/json")
 
 
-async def answer_check(state: GatewayState, body: bytes | None, started: float,
+def refusal(exc: BodyRefused) -> Response:
+    return Response(orjson.dumps({"detail": exc.detail}), status_code=exc.status, media_type="application/json",
+                    headers=CLOSE)
+
+
+async def answer_check(state: GatewayState, body: bytes | bytearray, started: float,
                        caller: str | None = None) -> tuple[int, bytes]:
-    """Status and JSON body of a claim check: 413 for None (over 1 MiB), 422 naming the field, or 200."""
-    if body is None:
-        return 413, orjson.dumps({"detail": "request body over 1 MiB"})
+    """Status and JSON body of a claim check: 422 naming the field, or 200."""
     try:
         claim = parse_claim(body)
     except ValidationError as exc:

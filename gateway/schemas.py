@@ -123,7 +123,7 @@ class ClaimIn(TypedDict):
 CLAIM: TypeAdapter[ClaimIn] = TypeAdapter(ClaimIn)
 
 
-def parse_claim(body: bytes) -> ClaimIn:
+def parse_claim(body: bytes | bytearray) -> ClaimIn:
     """The claim in ``body``; ``pydantic.ValidationError`` (the 422's detail, naming the field) if bad."""
     return CLAIM.validate_json(body)
 

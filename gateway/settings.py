@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # The HTTP front of `drgate serve`, per worker (gateway.front, gateway.bodies): what slow or
+    # hostile clients may hold. 1,500 slow clients stay under +100 MB a worker (BENCHMARKS.md).
+    #: Seconds a request may take to send its head (from its first byte, or from the connection) → 408.
+    header_timeout: float = Field(default=10.0, gt=0)
+    #: Seconds a request may take to send its body once the head is in → 408.
+    body_timeout: float = Field(default=15.0, gt=0)
+    #: Seconds an idle keep-alive connection stays open between requests.
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    #: Open connections a worker takes; more are answered 503 and closed.
+    max_connections: int = Field(default=2048, ge=1)
+    #: Bytes of a request head (request line and headers) → 431 past it.
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096)
+    #: Bytes a worker holds for bodies still arriving (a declared length is reserved whole) → 503 past it.
+    body_buffer_bytes: int = Field(default=32 * 1024 * 1024, ge=1 << 20)
     #: Embedded default's working folder (SQLite store, embedded Redis, reports).
     var_dir: str = "var"
     log_json: bool = False

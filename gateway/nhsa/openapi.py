@@ -202,13 +202,14 @@ def operation(infno: str) -> dict[str, Any]:
     return {
         "summary": f"{infno} {_NAMES[infno]}",
         "description": "The platform's envelope in, its envelope out: `infcode` 0, or -1 with `err_msg` "
-                       "naming what failed. HTTP 200 whatever the outcome, except 401, 413 and 500, whose "
+                       "naming what failed. HTTP 200 whatever the outcome, except 401, 413, 503 and 500, whose "
                        "bodies are the same envelope. See docs/nhsa.md.",
         "openapi_extra": {"requestBody": {"required": True, "content": {"application/json": {
             "schema": _ref(f"Nhsa{infno}Request"), "examples": requests(infno)}}}},
         "responses": {
             200: _answer("Processed (`infcode` 0) or not (`infcode` -1, `err_msg` says why)", answers(infno)),
             413: _answer("Body over 4 MiB (`infcode` -1)"),
+            503: _answer("This worker holds too many unfinished bodies; retry (`infcode` -1)"),
             500: _answer("Internal error (`infcode` -1); see the gateway log"),
         },
     }

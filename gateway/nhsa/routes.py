@@ -22,10 +22,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from gateway.auth import CALLER
+from gateway.bodies import BodyRefused, BodyTooLarge, read_body
 from gateway.nhsa.front import Forwarded, NhsaFront
 from gateway.nhsa.handlers import TRANSACTIONS, answer
 from gateway.nhsa.openapi import operation
-from gateway.routes import read_body
 from gateway.status import CHINA
 
 __all__ = ["MAX_BODY", "NhsaEndpoint", "endpoints", "router"]
@@ -42,7 +42,13 @@ async def _respond(scope: Scope, receive: Receive, infno: str) -> Forwarded:
     app = scope["app"]
     front: NhsaFront = app.state.nhsa
     try:
-        body = await read_body(scope, receive, MAX_BODY)
+        try:
+            read = await read_body(scope, receive, MAX_BODY, app.bodies)
+            body: bytes | None = read if isinstance(read, bytes) else bytes(read)  # a body that came in pieces
+        except BodyTooLarge:
+            body = None  # answer() says so in the platform's words
+        except BodyRefused as exc:  # the worker's budget of unfinished bodies is spent: retry
+            return front.envelope(front.responder.failure(exc.detail, received), exc.status)
         return await answer(app.state.gateway, front, infno, body, scope["headers"], received, started,
                             scope.get(CALLER))
     except ClientDisconnect:

@@ -1,0 +1,199 @@
+"""The HTTP front's limits, against a real `drgate serve`: slow heads and bodies time out, a body
+over the worker's budget or a connection over its cap is refused, memory stays bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fault_servers import free_port
+
+CLAIM = (b'{"claim_id":"C-1","institution_code":"H33080200001","service_date":"2026-03-02",'
+         b'"lines":[{"line_id":"1","physician_code":"D330802000001"}]}')
+LIMITS = {"DRGATE_HEADER_TIMEOUT": "1", "DRGATE_BODY_TIMEOUT": "1.5", "DRGATE_MAX_CONNECTIONS": "300",
+          "DRGATE_MAX_HEADER_BYTES": "8192", "DRGATE_BODY_BUFFER_BYTES": str(4 << 20)}
+
+
+@dataclass
+class Served:
+    port: int
+    pid: int
+
+
+@pytest.fixture(scope="module", name="served")
+def fix_served(redis_url: str) -> Iterator[Served]:
+    """One `drgate serve` worker with small limits (no snapshot needed: checks answer ``unverified``)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as var, tempfile.TemporaryFile() as log:
+        env = {**os.environ, **LIMITS, "DRGATE_REDIS_URL": redis_url,
+               "DRGATE_REDIS_PREFIX": f"drgate-test-{uuid.uuid4().hex[:12]}",
+               "DRGATE_STORE_URL": f"sqlite:///{var}/store.db", "DRGATE_VAR_DIR": var}
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, log.seek(0) or log.read().decode()
+                assert time.monotonic() < deadline, "drgate serve did not start"
+                time.sleep(0.1)
+            yield Served(port, process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def _connect(served: Served) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    return sock
+
+
+def _head(length: int, extra: bytes = b"") -> bytes:
+    return (b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n%s\r\n" % (length, extra))
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends until it closes (or 10 s pass)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_body_that_stops_arriving_gets_408_and_the_connection_closes(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(_head(len(CLAIM)) + CLAIM[:20])
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"connection: close" in answer.lower()
+
+
+def test_a_head_that_stops_arriving_gets_408(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_connection_that_sends_nothing_is_closed(served: Served) -> None:
+    with _connect(served) as sock:
+        assert _answer(sock).startswith(b"HTTP/1.1 408 ")  # and closed: _answer returned
+
+
+def test_a_head_trickled_byte_by_byte_is_cut_at_the_header_timeout(served: Served) -> None:
+    with _connect(served) as sock:
+        started = time.monotonic()
+        sock.settimeout(0.2)
+        answer = b""
+        for byte in b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\nx-slow: " + b"a" * 100:
+            try:
+                sock.send(bytes([byte]))
+                answer = sock.recv(65536)
+            except (TimeoutError, BlockingIOError):
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if answer:
+                break
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert time.monotonic() - started < 10
+
+
+def test_a_head_over_the_limit_gets_431(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\nx-big: " + b"a" * 9000)
+        assert _answer(sock).startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_declared_body_over_1_mib_gets_413_before_it_is_sent(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(_head((1 << 20) + 1))
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"over 1 MiB" in answer
+
+
+def test_unfinished_bodies_past_the_budget_are_refused_with_503(served: Served) -> None:
+    sockets = [_connect(served) for _ in range(5)]  # 5 x 1 MiB declared; the budget holds 4 MiB
+    try:
+        for sock in sockets:
+            sock.sendall(_head(1 << 20) + b" " * 1000)
+        answers = [_answer(sock)[:12] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert answers.count(b"HTTP/1.1 503") == 1, answers
+    assert answers.count(b"HTTP/1.1 408") == 4, answers  # the others held until the body timeout
+
+
+def test_a_complete_request_is_answered_beside_unfinished_ones(served: Served) -> None:
+    sockets = [_connect(served) for _ in range(8)]
+    try:
+        for sock in sockets:
+            sock.sendall(_head(1 << 20) + b" " * 1000)
+        reply = httpx.post(f"http://127.0.0.1:{served.port}/v1/claims/check", content=CLAIM, timeout=5,
+                           headers={"content-type": "application/json"})
+        assert reply.status_code == 200
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_connections_past_the_cap_get_503(served: Served) -> None:
+    sockets = [_connect(served) for _ in range(300)]
+    try:
+        time.sleep(0.3)  # every one accepted and counted by the worker
+        with _connect(served) as extra:
+            assert _answer(extra).startswith(b"HTTP/1.1 503 ")
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_unfinished_bodies_do_not_grow_the_worker_and_their_memory_returns(served: Served) -> None:
+    for _ in range(50):
+        httpx.post(f"http://127.0.0.1:{served.port}/v1/claims/check", content=CLAIM, timeout=5)
+    before = _rss_mb(served.pid)
+    sockets = [_connect(served) for _ in range(250)]  # 250 x 1 MiB unfinished: 250 MB if all were held
+    peak = before
+    try:
+        for sock in sockets:
+            sock.setblocking(False)
+            head, body = _head(1 << 20), b" " * ((1 << 20) - 1)
+            with contextlib.suppress(BlockingIOError):
+                sock.send(head + body)
+        for _ in range(10):
+            peak = max(peak, _rss_mb(served.pid))
+            time.sleep(0.1)
+    finally:
+        for sock in sockets:
+            sock.close()
+    time.sleep(2.5)  # past the body timeout: every connection gone
+    after = _rss_mb(served.pid)
+    assert peak - before < 40, (before, peak)
+    assert after - before < 20, (before, after)
