@@ -26,13 +26,15 @@ from typing import Any
 from gateway.nhsa.lines import Line, Refusal
 from gateway.nhsa.wire import Unreadable, amount, as_list, cents, code, day_of, objects, text
 
-__all__ = ["MAX_LINES", "read_fees"]
+__all__ = ["MAX_LINES", "read_fees", "rows"]
 
 MAX_LINES = 1000  # lines of one upload decided, as /v1's claims
+_ZERO = Decimal(0)
 
 
 def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Line], list[Refusal], list[Any]]:
-    """Lines, refusals and fee-split rows of ``input``; ``Unreadable`` when the list itself is."""
+    """Lines, refusals and the parts of the fee-split rows (``rows``) of ``input``; ``Unreadable``
+    when the list itself is."""
     try:
         details = as_list(payload.get("feedetail"))
     except Unreadable as exc:
@@ -45,7 +47,7 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
         raise Unreadable("fixmedins_code: is required (the institution the lines are decided at)")
     lines: list[Line] = []
     refusals: list[Refusal] = []
-    rows: list[Any] = []
+    parts: list[Any] = []
     seen: set[tuple[str, str]] = set()
     for i, detail in enumerate(details):
         if not isinstance(detail, dict):
@@ -54,16 +56,43 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
         if isinstance(found, Refusal):
             refusals.append(found)
         else:
-            line, row = found
+            line, part = found
             lines.append(line)
-            rows.append(row)
-    return lines, refusals, rows
+            parts.append(part)
+    return lines, refusals, parts
 
 
 def _read_line(detail: dict[str, Any], at: str, institution: str,
-               seen: set[tuple[str, str]]) -> tuple[Line, dict[str, Any]] | Refusal:
+               seen: set[tuple[str, str]]) -> tuple[Line, tuple[Any, ...]] | Refusal:
+    """The line, or its refusal; the fast path reads, ``_refusal`` names what is wrong."""
+    get = detail.get
+    try:
+        sn = text(get("feedetl_sn"), 30)
+        visit = text(get("mdtrt_id"), 30)
+        patient = text(get("psn_no"), 30) or ""
+        cnt = amount(get("cnt"))
+        pric = amount(get("pric"))
+        sumamt = amount(get("det_item_fee_sumamt"))
+        doctor = code(get("bilg_dr_codg"))
+        day = day_of(get("fee_ocur_time"))
+        med_type = text(get("med_type"), 6)
+        extension = get("exp_content")
+        emergency = bool(extension) and any(text(e.get("er_flag"), 3) == "1" for e in objects(extension))
+    except Unreadable:
+        return _refusal(detail, at, seen)
+    if not sn or not visit or doctor is None or day is None or (visit, sn) in seen:
+        return _refusal(detail, at, seen)
+    seen.add((visit, sn))
+    total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
+    refund = total < 0 or (cnt is not None and cnt < 0)
+    line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)
+    return line, (sn, total, cnt, pric)
+
+
+def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Refusal:
+    """Why a line cannot be decided, field by field, in the order the answer names them."""
     sn = visit = patient = ""
-    total = Decimal(0)
+    total = _ZERO
     field = "feedetl_sn"
     try:
         sn = text(detail.get(field), 30) or ""
@@ -77,7 +106,7 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
         pric = amount(detail.get(field))
         field = "det_item_fee_sumamt"
         sumamt = amount(detail.get(field))
-        total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else Decimal(0))
+        total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
         field = "feedetl_sn"
         if not sn:
             raise Unreadable("is required: it names the line in the answer")
@@ -87,24 +116,25 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
         field = "feedetl_sn"
         if (visit, sn) in seen:
             raise Unreadable("repeats an earlier line of the same visit")
-        seen.add((visit, sn))
         field = "bilg_dr_codg"
-        doctor = code(detail.get(field))
-        if doctor is None:
+        if code(detail.get(field)) is None:
             raise Unreadable("is required: the ordering doctor (开单医生) decides the line")
         field = "fee_ocur_time"
-        day = day_of(detail.get(field))
-        if day is None:
+        if day_of(detail.get(field)) is None:
             raise Unreadable("is required: the line is decided on its day")
         field = "med_type"
-        med_type = text(detail.get(field), 6)
+        text(detail.get(field), 6)
         field = "exp_content"
-        emergency = any(text(ext.get("er_flag"), 3) == "1" for ext in objects(detail.get(field)))
+        for ext in objects(detail.get(field)):
+            text(ext.get("er_flag"), 3)
     except Unreadable as exc:
         return Refusal(visit, sn, patient, total, f"{at}.{field}", str(exc))
-    refund = total < 0 or (cnt is not None and cnt < 0)
-    line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)
-    return line, _row(sn, total, cnt, pric)
+    raise AssertionError(f"{at}: the fast path refused a line the checks accept")  # a bug, never the input's
+
+
+def rows(read: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The fee-split rows of an accepted upload, built only when answered (no upstream)."""
+    return [_row(*parts) for parts in read]
 
 
 def _row(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:

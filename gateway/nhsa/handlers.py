@@ -15,7 +15,7 @@ from datetime import datetime
 from gateway.decision import REJECT
 from gateway.nhsa.envelope import BadEnvelope, read_header
 from gateway.nhsa.feedback import record_feedback
-from gateway.nhsa.fees import read_fees
+from gateway.nhsa.fees import read_fees, rows
 from gateway.nhsa.front import Forwarded, NhsaFront
 from gateway.nhsa.lines import Decided, Refusal, decide
 from gateway.nhsa.orders import read_analysis
@@ -57,7 +57,7 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             decided = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
             results = judgements(decided, analysis.refusals, front.dictionary, analysis.rule_ids)
             return front.envelope(responder.success({"result": results}, received, region))
-        lines, refusals, rows = read_fees(header.input, header.institution)
+        lines, refusals, parts = read_fees(header.input, header.institution)
     except Unreadable as exc:
         return front.envelope(responder.failure(str(exc), received, region))
     decided = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
@@ -67,7 +67,7 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
         return front.envelope(responder.failure(summary(rejected, refusals), received, region, output))
     if front.upstream is not None:
         return await front.forward(infno, body, headers, received, region)
-    return front.envelope(responder.success({"result": rows}, received, region))
+    return front.envelope(responder.success({"result": rows(parts)}, received, region))
 
 
 def summary(rejected: list[Decided], refusals: list[Refusal], limit: int = 200) -> str:

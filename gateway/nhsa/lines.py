@@ -5,9 +5,10 @@ it cannot decide into ``Refusal``; ``decide`` groups the lines by institution, b
 claim dict (``gateway.schemas.ClaimIn``) for each group directly, calls
 ``gateway.checker.decide_claim`` and hands back each line beside its ``LineResult``.
 
-Lines are keyed by their position in the envelope, not by ``feedetl_sn``: the serial is unique
+Lines are kept in the envelope's order, not merged by ``feedetl_sn``: the serial is unique
 within a visit only (two visits of one upload may both have ``1``), so the (``mdtrt_id``,
-``feedetl_sn``) pair travels on the line and into the answer.
+``feedetl_sn``) pair travels on the line and into the answer.  The decision log names a line by
+its ``feedetl_sn`` / ``rx_id`` (its claim is the envelope's ``msgid``).
 
 Refund lines (negative count or amount: 退费, the reversal of a charge already uploaded) are never
 decided: rejecting a refund would keep the fund's money on the wrong side.
@@ -85,10 +86,10 @@ async def _decide_group(state: GatewayState, claim_id: str, institution: str,
     claim_day = group[0].day
     claim_lines: list[Any] = []
     resolved: list[str] = []
-    for n, line in enumerate(group):
+    for line in group:
         code = resolve(aliases, institution, line.code, line.day)
         resolved.append(code)
-        entry: dict[str, Any] = {"line_id": str(n), "physician_code": code}
+        entry: dict[str, Any] = {"line_id": line.sn, "physician_code": code}
         if line.day != claim_day:
             entry["service_date"] = line.day
         if line.emergency:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Context, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -65,6 +66,8 @@ def text(value: Any, max_length: int = 64) -> str | None:
 
 def code(value: Any) -> str | None:
     """A doctor's or institution's code (1–30 of [A-Za-z0-9]), or None when absent."""
+    if type(value) is str and CODE.fullmatch(value):
+        return value  # the common case: nothing to strip
     found = text(value, 30)
     if found is not None and not CODE.fullmatch(found):
         raise Unreadable("must be 1–30 letters or digits")
@@ -72,7 +75,24 @@ def code(value: Any) -> str | None:
 
 
 def amount(value: Any) -> Decimal | None:
-    """A money or count field as a Decimal rounded to the cent; None when absent."""
+    """A money or count field as a Decimal; None when absent."""
+    if type(value) is str:  # most senders: a few distinct strings ("1.0000", "12.50"), read once each
+        number, error = _amount_of_text(value)
+        if error is not None:
+            raise Unreadable(error)
+        return number
+    return _amount(value)
+
+
+@lru_cache(maxsize=8192)
+def _amount_of_text(value: str) -> tuple[Decimal | None, str | None]:
+    try:
+        return _amount(value), None
+    except Unreadable as exc:
+        return None, str(exc)
+
+
+def _amount(value: Any) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -98,6 +118,23 @@ def cents(value: Decimal) -> float:
 
 def day_of(value: Any) -> str | None:
     """``YYYY-MM-DD`` of a date or date-time (T or space), a real calendar day; None when absent."""
+    if type(value) is str:  # an upload's lines mostly share a few moments: read each once
+        day, error = _day_of_text(value)
+        if error is not None:
+            raise Unreadable(error)
+        return day
+    return _day_of(value)
+
+
+@lru_cache(maxsize=8192)
+def _day_of_text(value: str) -> tuple[str | None, str | None]:
+    try:
+        return _day_of(value), None
+    except Unreadable as exc:
+        return None, str(exc)
+
+
+def _day_of(value: Any) -> str | None:
     found = text(value, 40)
     if found is None:
         return None
