@@ -7,6 +7,11 @@ USERS ?= 50
 DURATION ?= 60s
 P99_MS ?= 50
 MAX_FAIL ?= 0.001
+PROFILE ?= constant
+OUT ?= var/loadtest
+STEP_USERS ?= 10
+STEPS ?= 5
+STEP_SECONDS ?= 30
 FUZZ_EXAMPLES ?= 1000
 
 .PHONY: run test lint bench bench-quick loadtest fuzz clean
@@ -37,13 +42,23 @@ bench: $(BIN)/.installed
 bench-quick: $(BIN)/.installed
 	$(BIN)/python -m bench.run --rounds 1 --duration 3 --physicians 50000
 
-# Locust, headless, against HOST (a staging gateway seeded with `drgate seed --physicians N`,
-# give LOADTEST_PHYSICIANS=N); reports in var/loadtest/; exits 1 past P99_MS or MAX_FAIL.
+# Locust, headless, against HOST (a staging gateway seeded with `drgate seed --physicians N`; the
+# count is read from its /readyz); reports in var/loadtest/. Locust's exit code (0 gate passed,
+# 1 past P99_MS or MAX_FAIL, 2 could not start) is printed and kept in var/loadtest/exit_code:
+# make itself exits 2 whenever a recipe fails. PROFILE=step: ramp STEP_USERS a stage for STEPS
+# stages of STEP_SECONDS, plateau, spike to twice the top; the knee in var/loadtest/drgate_steps.csv.
+ifeq ($(PROFILE),step)
+LOCUST_RUN := -f loadtests/locustfile.py,loadtests/steps.py
+else
+LOCUST_RUN := -f loadtests/locustfile.py --users $(USERS) --spawn-rate $(USERS) --run-time $(DURATION)
+endif
 loadtest: $(BIN)/.installed
-	mkdir -p var/loadtest
-	LOADTEST_P99_MS=$(P99_MS) LOADTEST_MAX_FAIL=$(MAX_FAIL) $(BIN)/locust -f loadtests/locustfile.py --headless \
-		--host $(HOST) --users $(USERS) --spawn-rate $(USERS) --run-time $(DURATION) --only-summary \
-		--csv var/loadtest/drgate --html var/loadtest/report.html
+	mkdir -p $(OUT)
+	LOADTEST_PROFILE=$(PROFILE) LOADTEST_P99_MS=$(P99_MS) LOADTEST_MAX_FAIL=$(MAX_FAIL) \
+	LOADTEST_STEP_USERS=$(STEP_USERS) LOADTEST_STEPS=$(STEPS) LOADTEST_STEP_SECONDS=$(STEP_SECONDS) \
+		$(BIN)/locust $(LOCUST_RUN) --headless --host $(HOST) --only-summary \
+		--csv $(OUT)/drgate --html $(OUT)/report.html; \
+	code=$$?; echo $$code > $(OUT)/exit_code; echo "locust exit code $$code"; exit $$code
 # schemathesis against a gateway it starts (seeded store, API keys on): no 5xx, no answer off the
 # schema. Against staging instead: $(BIN)/schemathesis run $(HOST)/openapi.json --checks all -H 'X-API-Key: …'
 fuzz: $(BIN)/.installed

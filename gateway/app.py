@@ -27,7 +27,7 @@ from gateway.connections import async_redis, close_async_redis, open_store
 from gateway.decisions_routes import router as decisions_router
 from gateway.docs_ui import serve_docs
 from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, front_of
 from gateway.nhsa.envelope import Responder, unauthorised
 from gateway.nhsa.front import NhsaFront
 from gateway.nhsa.routes import endpoints as nhsa_endpoints
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      preload=settings.preload, file=file,
                                      file_interval=settings.snapshot_file_interval)
         await reader.start()
-        metrics = Metrics()
+        metrics = Metrics(profile=profile.name, enforce=settings.enforce, fail_mode=settings.on_unverified)
         decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,
                                 buffer=settings.decision_log_buffer, fail_open=settings.fail_open,
                                 profile=profile.name, spool=Spool(Path(settings.var_dir) / "spool"))
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.bodies = BodyBudget(settings.body_buffer_bytes)  # this worker's, shared by every route reading a body
     app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
+    app.access_log = settings.access_log
     if settings.api_keys:
         refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope
         app.add_middleware(ApiKeyGuard, digests=settings.api_keys, refusal=refusal)  # pure ASGI, /v1/ and /nhsa/ only
@@ -116,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(state.metrics.render(state.cache), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)
-    async def _unprocessable(_: Request, exc: RequestValidationError) -> Response:
+    async def _unprocessable(request: Request, exc: RequestValidationError) -> Response:
+        state: GatewayState | None = getattr(request.app.state, "gateway", None)
+        if state is not None:
+            state.metrics.refuse(front_of(request.url.path), "invalid")
         detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
         return Response(orjson.dumps({"detail": detail}), status_code=422, media_type="application/json")
 

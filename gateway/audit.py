@@ -5,7 +5,7 @@ background task writes the list every ``flush_interval`` seconds, or sooner when
 wait: one script call a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen``
 (retention: the newest ``maxlen`` entries, trimmed approximately).
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
-entry is dropped and counted (``drgate_decision_log_dropped``), never the request.  Each failed
+entry is dropped and counted (``drgate_decision_log_dropped_total``), never the request.  Each failed
 write also appends the entries not yet spooled to the worker's spool file (``gateway.spool``),
 which the next worker to start replays: a worker killed during an outage loses at most what it
 answered since the last attempt (``flush_interval``).  Delivery is

@@ -25,6 +25,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.entries import caller_name
+from gateway.logs import REQUEST_ID
+from gateway.metrics import front_of
 
 __all__ = ["CALLER", "PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key", "routed_path"]
 
@@ -81,13 +83,16 @@ class ApiKeyGuard:
         state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
         if state is not None:
             state.metrics.auth_refused.inc()
+            state.metrics.refuse(front_of(routed_path(scope)), "unauthorized")
+        request_id = REQUEST_ID.get()
+        ids = [] if request_id is None else [(b"x-request-id", request_id)]
         body = self.refusal(routed_path(scope)) if self.refusal is not None else None
         if body is None:
-            await send({"type": "http.response.start", "status": 401, "headers": _HEADERS})
+            await send({"type": "http.response.start", "status": 401, "headers": [*_HEADERS, *ids]})
             await send({"type": "http.response.body", "body": _BODY})
             return
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   _HEADERS[2]]
+                   _HEADERS[2], *ids]
         await send({"type": "http.response.start", "status": 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 from cache.errors import CacheError, SyncError
+from gateway.logs import log_config
 from gateway.settings import Settings
-from rules.errors import CalendarError, ImportFileError, RulesError
+from rules.errors import CalendarError, ImportFileError, ProfileError, RulesError
 
 __all__ = ["main"]
 
@@ -82,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     sync = command(sub, "sync", "publish the scoring store's state to Redis (run it from cron)",
                    "Publish the scoring store's state to Redis. Incremental by default: only what changed "
                    "since the last run. Exit 3 when another sync runs, 4 when the shrink guard refuses.\n\n"
-                   "cron:  */5 * * * *  drgate sync --metrics-file /var/lib/node_exporter/textfile/drgate.prom")
+                   "cron:  */5 * * * *  drgate sync --wait 60 "
+                   "--metrics-file /var/lib/node_exporter/textfile/drgate_sync.prom")
     sync.add_argument("--full", action="store_true", help="rebuild and publish the whole snapshot")
     sync.add_argument("--dry-run", action="store_true", help="compute everything, publish nothing")
     sync.add_argument("--allow-shrink", action="store_true", help="publish even if many physicians disappear")
@@ -151,15 +154,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not args.verbose:  # Alembic narrates every schema check at INFO: noise in a cron mail
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings()
     except ValueError as exc:
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    logging.config.dictConfig(log_config(settings.log_format, verbose=args.verbose))
     from gateway import commands
     from gateway.decisions_cli import decisions
 
@@ -181,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except CalendarError as exc:
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ProfileError as exc:  # DRGATE_PROFILE names no profile: configuration, like a bad URL
+        print(f"drgate: bad configuration: DRGATE_PROFILE: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except (CacheError, RulesError) as exc:
         print(f"drgate: {exc}", file=sys.stderr)

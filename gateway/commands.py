@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import Keys
 from cache.sync import Syncer, SyncResult
 from gateway.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, env_for_workers, print_json, today
-from gateway.connections import open_store, redis_url, sync_redis
+from gateway.connections import open_store, redis_url, stop_embedded, sync_redis
+from gateway.logs import log_config
 from gateway.metrics import write_sync_metrics
 from gateway.progress import interactive, progress_bar
 from gateway.settings import Settings
@@ -225,31 +227,53 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
+    load_profile(settings.profile)  # an unknown profile exits 2 here, not in each worker it would crash
+    # uvicorn applies this in every worker it spawns: the workers' lines, with timestamps and pids.
+    logging_ = log_config(settings.log_format, verbose=getattr(args, "verbose", False),
+                          access_log=settings.access_log)
     if workers > 1:
-        _multiprocess_metrics(settings)
+        _multiprocess_metrics(settings, workers)
         if settings.redis_url is None:
             env_for_workers(settings, redis_url=redis_url(settings))
-        run_front("gateway.app:create_app", settings, host=host, port=port, workers=workers)
+        run_front("gateway.app:create_app", settings, host=host, port=port, workers=workers,
+                  log_config=logging_)
         return EXIT_OK
     from gateway.app import create_app
 
-    return EXIT_OK if run_front(create_app(settings), settings, host=host, port=port, workers=1) else EXIT_FAILED
+    return EXIT_OK if run_front(create_app(settings), settings, host=host, port=port, workers=1,
+                                       log_config=logging_) else EXIT_FAILED
 
 
-def _multiprocess_metrics(settings: Settings) -> None:
+def _multiprocess_metrics(settings: Settings, workers: int) -> None:
     """Workers are processes: their metrics meet in PROMETHEUS_MULTIPROC_DIR (emptied at start)."""
     path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.var_dir) / "prometheus")
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("*.db"):  # files of a previous run's workers would be summed in
         old.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path.resolve())
-    log.info("metrics of %s workers merged through %s", settings.workers, path)
+    log.info("metrics of %d workers merged through %s", workers, path)
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Ctrl-C or SIGTERM stops the gateway, then the embedded Redis it started (uvicorn hands the
+    signal on once it has shut down; before it runs, the handler below stops the demo)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return _demo(settings)
+    finally:
+        stop_embedded()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _demo(settings: Settings) -> int:
     from gateway.demo import curl_examples, write_demo_data
 
     var = Path(settings.var_dir)
+    embedded = settings.redis_url is None
     url = redis_url(settings)  # starts the embedded Redis when DRGATE_REDIS_URL is unset
     settings = settings.model_copy(update={"redis_url": settings.redis_url or SecretStr(url)})
     st = open_store(settings)
@@ -261,6 +285,8 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     with syncer.lock(wait=10):
         result = syncer.full(allow_shrink=True)
     print(f"demo: {result.physicians} physicians published (version {result.version}); store {st.url}")
+    if embedded:
+        print(f"demo: embedded Redis on {url} (a unix socket, no TCP port); it stops with the demo")
     print("Try:")
     for line in curl_examples(settings.host, settings.port, today()):
         print("  " + line)

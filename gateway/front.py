@@ -56,12 +56,14 @@ class FrontLimits:
                    settings.max_connections)
 
 
-def serve(app: Any, settings: Settings, *, host: str, port: int, workers: int) -> bool:
+def serve(app: Any, settings: Settings, *, host: str, port: int, workers: int,
+          log_config: dict[str, Any] | None = None) -> bool:
     """Run ``app`` (an application, or with ``workers`` > 1 the import string of its factory) as
     ``uvicorn.run`` would, behind the front's limits; False if it could not start."""
     config = FrontConfig(app, limits=FrontLimits.from_settings(settings), host=host, port=port, workers=workers,
                          factory=workers > 1, loop="uvloop", timeout_keep_alive=settings.keep_alive_timeout,
-                         access_log=False, log_level="warning")
+                         access_log=False, log_config=log_config,  # applied again in each worker
+                         log_level=None if log_config is not None else "warning")
     if workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return True

@@ -15,6 +15,16 @@ Gateway, per worker (names as scraped):
     drgate_last_sync_timestamp_seconds        the last sync, successful or not, as meta tells it
     drgate_last_sync_success                  1 when that sync succeeded
     drgate_snapshot_profile_mismatch          1 while the snapshot held is of another profile
+    drgate_decision_log_written_total / _dropped_total   decision-log entries written, dropped
+    drgate_decision_log_pending               decision-log entries waiting in memory
+    drgate_refused_total{front,cause}         requests and envelopes refused: front v1 | nhsa,
+                                              cause unauthorized | too_large | invalid |
+                                              unreadable_line (an envelope answered, a line refused)
+    drgate_auth_refused_total                 requests refused for a missing or unknown API key
+    drgate_build_info{version,profile,enforce,fail_mode}   1, for joins and a shadow-mode alert
+
+Running totals are counters: in multiprocess mode a counter's file outlives its worker, so a
+worker's restart does not make a total fall (a gauge set from the worker's own count did).
 
 The hot path only adds to plain ints; they reach the Prometheus objects at most once a second
 and at every scrape.  With ``serve --workers N`` every worker is its own process: when
@@ -28,6 +38,7 @@ import asyncio
 import os
 import time
 from collections import Counter as Tally
+from importlib.metadata import PackageNotFoundError, version
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,19 +50,37 @@ if TYPE_CHECKING:
     from gateway.audit import DecisionLog
     from gateway.checker import ClaimResult
 
-__all__ = ["Metrics", "write_sync_metrics"]
+__all__ = ["Metrics", "front_of", "write_sync_metrics"]
 
 _FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in multiprocess files
 
 _DECISION_REASON = attrgetter("decision", "reason")
 
 
+def front_of(path: str) -> str:
+    """The caller-facing front a path belongs to, as the ``front`` label: ``v1``, ``nhsa`` or ``other``."""
+    if path.startswith("/v1/"):
+        return "v1"
+    if path.startswith("/nhsa/"):
+        return "nhsa"
+    return "other"
+
+
+def drgate_version() -> str:
+    try:
+        return version("drgate")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 class Metrics:
     """One registry per app (tests build many apps in one process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, profile: str = "", enforce: bool = True, fail_mode: str = "") -> None:
         # prometheus_client reads the same variable itself when it is imported.
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        if self.multiprocess:
+            forget_dead_workers(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
         r = self.registry = CollectorRegistry()
         self.lines = Counter("drgate_lines", "Lines decided, by decision and reason", ["decision", "reason"],
                              registry=r)
@@ -82,19 +111,24 @@ class Metrics:
         self.profile_mismatch = Gauge("drgate_snapshot_profile_mismatch",
                                       "1 while the snapshot held was computed for another profile (lines unverified)",
                                       registry=r, multiprocess_mode="livemax")
-        self.log_written = Gauge("drgate_decision_log_written", "Decision-log entries written since start",
-                                 registry=r, multiprocess_mode="livesum")
+        self.log_written = Counter("drgate_decision_log_written", "Decision-log entries written to Redis",
+                                   registry=r)
         self.log_pending = Gauge("drgate_decision_log_pending", "Decision-log entries waiting in memory",
                                  registry=r, multiprocess_mode="livesum")
-        self.log_dropped = Gauge("drgate_decision_log_dropped",
-                                 "Decision-log entries dropped since start (buffer full while Redis was down)",
-                                 registry=r, multiprocess_mode="livesum")
+        self.log_dropped = Counter("drgate_decision_log_dropped",
+                                   "Decision-log entries dropped (buffer full while Redis was down)", registry=r)
         self.auth_refused = Counter("drgate_auth_refused", "Requests refused for a missing or unknown API key",
                                     registry=r)
+        self.refused = Counter("drgate_refused", "Requests and envelopes refused, by front and cause",
+                               ["front", "cause"], registry=r)
+        Gauge("drgate_build_info", "1: this gateway's version, profile, enforce and fail mode",
+              ["version", "profile", "enforce", "fail_mode"], registry=r, multiprocess_mode="max").labels(
+            drgate_version(), profile, str(enforce).lower(), fail_mode).set(1)
         self.decisions: DecisionLog | None = None  # set by the app when the decision log runs
         self._pending: Tally[tuple[str, str]] = Tally()
         self._claims: dict[str, int] = {}
         self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
+        self._log_seen = (0, 0)  # decision-log entries written, dropped already counted
         self._next_flush = 0.0
 
     def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache | None = None) -> None:
@@ -105,6 +139,10 @@ class Metrics:
         self.latency.observe(seconds)
         if cache is not None and self.multiprocess and time.monotonic() >= self._next_flush:
             self.flush(cache)
+
+    def refuse(self, front: str, cause: str) -> None:
+        """A request or envelope refused before any decision (never on the path of a decided claim)."""
+        self.refused.labels(front, cause).inc()
 
     def flush(self, cache: SnapshotCache) -> None:
         """Move what the hot path counted into the Prometheus objects."""
@@ -123,9 +161,11 @@ class Metrics:
         self.redis_up.set(1 if cache.redis_ok else 0)
         decisions = self.decisions
         if decisions is not None:
-            self.log_written.set(decisions.written)
+            written, dropped = decisions.written, decisions.dropped
+            self.log_written.inc(max(0, written - self._log_seen[0]))
+            self.log_dropped.inc(max(0, dropped - self._log_seen[1]))
+            self._log_seen = (written, dropped)
             self.log_pending.set(decisions.pending)
-            self.log_dropped.set(decisions.dropped)
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
             self.snapshot_published.set(cache.snapshot.published_ts)
@@ -152,6 +192,23 @@ class Metrics:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return generate_latest(merged)
+
+
+def forget_dead_workers(path: Path) -> None:
+    """Drop the live gauges of workers that died (uvicorn restarts a killed worker under a new pid).
+
+    A dead worker's ``drgate_redis_up 0`` would otherwise stay in every merge; its counters stay,
+    which is what keeps the totals from falling."""
+    from prometheus_client import multiprocess
+
+    for file in path.glob("gauge_live*_*.db"):
+        pid = int(file.stem.rpartition("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, another user's
+            continue
 
 
 def write_sync_metrics(path: Path, outcome: str, exit_code: int, seconds: float, result: Any | None) -> None:

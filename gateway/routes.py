@@ -91,6 +91,7 @@ async def answer_check(state: GatewayState, body: bytes | bytearray, started: fl
     try:
         claim = parse_claim(body)
     except ValidationError as exc:
+        state.metrics.refuse("v1", "invalid")
         return 422, orjson.dumps({"detail": validation_detail(exc)})
     records, absent = await state.reader.records_for([line["physician_code"] for line in claim["lines"]])
     cache = state.cache  # no await from here to the decision: records are the snapshot as of now

@@ -122,8 +122,10 @@ class Settings(BaseSettings):
     body_buffer_bytes: int = Field(default=32 * 1024 * 1024, ge=1 << 20)
     #: Embedded default's working folder (SQLite store, embedded Redis, reports).
     var_dir: str = "var"
-    log_json: bool = False
-
+    #: ``json`` (one object a line) or ``text``; unset: text when stderr is a terminal, else JSON.
+    log_format: Literal["json", "text"] | None = None
+    #: One ``drgate.access`` line per HTTP request (method, route, status, ms, request and decision id).
+    access_log: bool = False
 
     @property
     def fail_open(self) -> bool:

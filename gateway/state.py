@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from cache.aio import AsyncSnapshotReader
 from cache.reader import SnapshotCache
 from gateway.checker import ClaimResult, Policy
+from gateway.logs import DECISION_ID
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from rules.calendar import WorkingCalendar
@@ -40,6 +41,7 @@ class GatewayState:
     def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
                 mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
         """Count the answer and log it; ``sent``: the codes as sent, when they were resolved to others."""
+        DECISION_ID.set(result.decision_id)  # for the request's log lines (gateway.logs)
         self.metrics.observe(result, seconds, self.cache)
         if self.decisions is not None:
             self.decisions.append(result, front, caller, mdtrt, sent)  # written to the stream by a background task

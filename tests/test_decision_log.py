@@ -62,7 +62,7 @@ def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys:
     assert [row[:8] for row in first["lines"]] == [
         [line["line_id"], line["physician_code"], line["decision"], line["reason"], line["basis"], line["until"],
          line["flags"], line["would_reject"]] for line in answer["lines"]]
-    assert "drgate_decision_log_dropped 0.0" in metrics
+    assert "drgate_decision_log_dropped_total 0.0" in metrics
 
 
 def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis, keys: Keys) -> None:

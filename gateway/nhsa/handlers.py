@@ -42,11 +42,13 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
     """The answer to ``body`` sent to ``/nhsa/{infno}`` (None: over the size limit)."""
     responder = front.responder
     if body is None:
+        state.metrics.refuse("nhsa", "too_large")
         return front.envelope(responder.failure("request body over 4 MiB; send at most 1000 lines a request",
                                                 received), 413)
     try:
         header = read_header(body, infno)
     except BadEnvelope as exc:
+        state.metrics.refuse("nhsa", "invalid")
         return front.envelope(responder.failure(str(exc), received, exc.region))
     region = header.region
     try:
@@ -59,9 +61,12 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             return front.envelope(responder.success({"result": results}, received, region))
         lines, refusals, parts = read_fees(header.input, header.institution)
     except Unreadable as exc:
+        state.metrics.refuse("nhsa", "invalid")
         return front.envelope(responder.failure(str(exc), received, region))
     decided = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
     rejected = [d for d in decided if d.result.decision == REJECT]
+    if refusals:  # the envelope is answered, its unreadable lines refused alone
+        state.metrics.refuse("nhsa", "unreadable_line")
     if rejected or refusals:
         output = {"result": judgements(rejected, refusals, front.dictionary)}
         return front.envelope(responder.failure(summary(rejected, refusals), received, region, output))

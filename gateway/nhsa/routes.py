@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.auth import CALLER
 from gateway.bodies import BodyRefused, BodyTooLarge, read_body
+from gateway.logs import REQUEST_ID
 from gateway.nhsa.front import Forwarded, NhsaFront
 from gateway.nhsa.handlers import TRANSACTIONS, answer
 from gateway.nhsa.openapi import operation
@@ -67,8 +68,10 @@ class NhsaEndpoint:
             out = await _respond(scope, receive, self.infno)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             return
-        await send({"type": "http.response.start", "status": out.status,
-                    "headers": [*out.headers, (b"content-length", b"%d" % len(out.body))]})
+        headers = [*out.headers, (b"content-length", b"%d" % len(out.body))]
+        if not any(name.lower() == b"x-request-id" for name, _ in out.headers):  # the platform's own, if it sent one
+            headers.append((b"x-request-id", REQUEST_ID.get() or b""))
+        await send({"type": "http.response.start", "status": out.status, "headers": headers})
         await send({"type": "http.response.body", "body": out.body})
 
 
