@@ -26,7 +26,9 @@ Layout (``P`` = ``{drgate}`` by default):
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","id","prev","p":[codes]|null,"i":[codes]|null}
                              (prev: the publication id an incremental one patches)
-    P:decisions       stream decision log, capped at DECISION_LOG_MAXLEN entries (gateway/audit.py)
+    P:decisions       stream decision log (gateway/audit.py), in DRGATE_DECISION_LOG_URL's Redis if set
+    P:decisions:slices list  its retention ledger: slices of entries with their bytes (gateway/retention.py)
+    P:decisions:size  hash   the ledger's sums: bytes, entries
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import zlib
 __all__ = [
     "BUILD_TTL_SECONDS",
     "DECISION_LOG_MAXLEN",
+    "DECISION_LOG_MAX_AGE",
+    "DECISION_LOG_MAX_BYTES",
     "GRACE_SECONDS",
     "LISTPACK_VALUE_MAX",
     "LOCK_TTL_MS",
@@ -61,10 +65,12 @@ LISTPACK_VALUE_MAX = 64
 BUCKET_FILL = 48
 #: Marker a bucket holds for a record kept in the overflow hash.
 OVERFLOW = b"~"
-#: Decision-log stream length (XTRIM MAXLEN ~), in entries (one a claim): about two days of a
-#: mid-size city (~100 lines/s, ~8 lines a claim).  An entry takes ~200–350 bytes, so ~0.6 GB:
-#: sized so the log cannot crowd the snapshot out of Redis memory.  Export it for longer retention.
+#: Decision-log retention, whichever binds first: entries (one a claim: about two days of a
+#: mid-size city, ~100 lines/s, ~8 lines a claim), bytes (an entry is ~150 bytes at 1 line, ~98 KB
+#: at 1,000), age.  Export the stream for longer retention.
 DECISION_LOG_MAXLEN = 2_000_000
+DECISION_LOG_MAX_BYTES = 512 << 20
+DECISION_LOG_MAX_AGE = 2 * 86400
 
 
 def bucket_count(physicians: int) -> int:
@@ -82,7 +88,8 @@ def bucket_of(code: str, buckets: int) -> int:
 class Keys:
     """Key names under one prefix (``DRGATE_REDIS_PREFIX``); tests use their own prefix."""
 
-    __slots__ = ("tag", "meta", "sync", "seq", "gens", "lock", "events", "decisions")
+    __slots__ = ("tag", "meta", "sync", "seq", "gens", "lock", "events", "decisions", "decision_slices",
+                 "decision_size")
 
     def __init__(self, prefix: str = "drgate") -> None:
         if not prefix or any(c in prefix for c in "{}: \t\r\n*"):
@@ -95,6 +102,8 @@ class Keys:
         self.lock = f"{self.tag}:lock"
         self.events = f"{self.tag}:events"
         self.decisions = f"{self.tag}:decisions"
+        self.decision_slices = f"{self.tag}:decisions:slices"
+        self.decision_size = f"{self.tag}:decisions:size"
 
     def bucket(self, generation: int, bucket: int) -> str:
         return f"{self.tag}:g{generation}:p:{bucket}"

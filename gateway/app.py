@@ -33,6 +33,7 @@ from gateway.nhsa.front import NhsaFront
 from gateway.nhsa.routes import endpoints as nhsa_endpoints
 from gateway.nhsa.routes import router as nhsa_router
 from gateway.openapi import build_openapi
+from gateway.retention import Retention
 from gateway.routes import router
 from gateway.settings import Settings
 from gateway.spool import Spool
@@ -62,9 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      file_interval=settings.snapshot_file_interval)
         await reader.start()
         metrics = Metrics(profile=profile.name, enforce=settings.enforce, fail_mode=settings.on_unverified)
-        decisions = DecisionLog(client, cache.keys.decisions, maxlen=settings.decision_log_maxlen,
-                                buffer=settings.decision_log_buffer, fail_open=settings.fail_open,
-                                profile=profile.name, spool=Spool(Path(settings.var_dir) / "spool"))
+        own = settings.decision_log_redis()
+        log_client = client if own is None else async_redis(own)
+        retention = Retention(settings.decision_log_maxlen, settings.decision_log_max_bytes,
+                              settings.decision_log_max_age)
+        decisions = DecisionLog(log_client, cache.keys, retention, buffer=settings.decision_log_buffer,
+                                fail_open=settings.fail_open, profile=profile.name,
+                                spool=Spool(Path(settings.var_dir) / "spool"))
         await decisions.start()
         metrics.decisions = decisions
         front = NhsaFront(settings)
@@ -85,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await front.stop()
             await decisions.stop()
             await reader.stop()
+            if log_client is not client:
+                await close_async_redis(log_client)
             await close_async_redis(client)
             store.dispose()
 

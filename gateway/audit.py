@@ -2,8 +2,10 @@
 
 A request only appends its serialised entry to an in-memory list (~2 µs for 20 lines); a
 background task writes the list every ``flush_interval`` seconds, or sooner when ``batch`` entries
-wait: one script call a batch that ``XADD``s each entry and then ``XTRIM MAXLEN ~ maxlen``
-(retention: the newest ``maxlen`` entries, trimmed approximately).
+wait: one script call a batch (at most ``batch`` entries and ``BATCH_BYTES``, so one call never
+holds Redis long) that ``XADD``s each entry and trims the stream to its retention, bounded in
+entries, bytes and age (``gateway.retention``).  It may live in a Redis of its own
+(``DRGATE_DECISION_LOG_URL``): the log then cannot take memory from the snapshot at all.
 While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
 entry is dropped and counted (``drgate_decision_log_dropped_total``), never the request.  Each failed
 write also appends the entries not yet spooled to the worker's spool file (``gateway.spool``),
@@ -27,33 +29,34 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cache.keys import Keys
 from gateway.checker import ClaimResult
 from gateway.entries import decision_entry
+from gateway.retention import APPEND, Retention
 from gateway.spool import Spool
 
 __all__ = ["APPEND_SCRIPT", "DecisionLog"]
 
 log = logging.getLogger(__name__)
 
-#: A batch in one command: XADD each entry, then trim.  One XADD per entry through redis-py's
-#: pipeline (a command object, packing and a parsed reply each, on the requests' event loop) held
-#: drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no decision log at all.
-APPEND_SCRIPT = """
-for i = 2, #ARGV do
-    redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
-end
-redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
-return #ARGV - 1
-"""
+#: The append script (``gateway.retention``): XADD each entry, then trim to the retention.
+APPEND_SCRIPT = APPEND
+#: Payload bytes a script call writes at most (one entry more if that one alone is larger): a
+#: batch of 500 1,000-line claims would be ~49 MB, holding a shared Redis for tens of ms.
+BATCH_BYTES = 1 << 20
 
 
 class DecisionLog:
-    def __init__(self, client: aioredis.Redis, key: str, *, maxlen: int, flush_interval: float = 0.1,
+    """A batch is one script call (XADD each entry, then trim): one XADD per entry through
+    redis-py's pipeline held drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no
+    decision log at all."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention: Retention, *, flush_interval: float = 0.1,
                  batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
                  spool: Spool | None = None) -> None:
         self.redis = client
-        self.key = key
-        self.maxlen = maxlen
+        self.keys = [keys.decisions, keys.decision_slices, keys.decision_size]
+        self.retention = retention.args()
         self.flush_interval = flush_interval
         self.batch = batch
         self.buffer = buffer
@@ -137,9 +140,9 @@ class DecisionLog:
     async def flush(self) -> None:
         """Write every waiting entry, a batch per round trip; on a Redis error keep them for later."""
         while self._pending:
-            chunk = self._pending[: self.batch]
+            chunk = self._chunk()
             try:
-                await self._append(keys=[self.key], args=[self.maxlen, *chunk])
+                await self._append(keys=self.keys, args=[*self.retention, *chunk])
             except (RedisError, OSError) as exc:
                 if not self._failing:
                     log.warning("decision log: redis unavailable (%s); %d entries wait in memory",
@@ -161,4 +164,14 @@ class DecisionLog:
         if self.spool is not None:
             self.spool.write(self._pending[self._spooled:])
             self._spooled = len(self._pending)
+
+    def _chunk(self) -> list[bytes]:
+        """The oldest waiting entries, at most ``batch`` of them and BATCH_BYTES (at least one)."""
+        size = 0
+        for n, entry in enumerate(self._pending[: self.batch]):
+            size += len(entry)
+            if size > BATCH_BYTES and n:
+                return self._pending[:n]
+        return self._pending[: self.batch]
+
 

@@ -212,7 +212,12 @@ class Checker:
                                 poll_interval=settings.poll_interval)
         reader.start()
         profile = load_profile(settings.profile)
-        decisions = BlockingDecisionLog(reader.redis, keys.decisions, maxlen=settings.decision_log_maxlen,
+        from gateway.retention import Retention
+
+        own = settings.decision_log_redis()  # its own Redis, when DRGATE_DECISION_LOG_URL is set
+        retention = Retention(settings.decision_log_maxlen, settings.decision_log_max_bytes,
+                              settings.decision_log_max_age)
+        decisions = BlockingDecisionLog(reader.redis if own is None else sync_redis(own), keys, retention,
                                         buffer=settings.decision_log_buffer, fail_open=settings.fail_open,
                                         profile=profile.name, spool=Spool(Path(settings.var_dir) / "spool"))
         decisions.start()

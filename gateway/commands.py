@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from cache.errors import ShrinkRefused, SyncLocked
+from cache.eviction import check_eviction
 from cache.keys import Keys
 from cache.sync import Syncer, SyncResult
 from gateway.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, env_for_workers, print_json, today
@@ -67,6 +68,8 @@ def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
     total = open_store(settings).count_physicians() if show and (args.full or args.dry_run) else None
     with progress_bar("sync: physicians", total, enabled=show and total is not None) as update:
         syncer = _syncer(settings, progress=update)
+        if (warning := check_eviction(syncer.redis)) is not None:
+            print(f"drgate: warning: {warning}", file=sys.stderr)
         try:
             with syncer.lock(wait=args.wait):
                 if args.full:

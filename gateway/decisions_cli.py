@@ -119,7 +119,7 @@ def _run(settings: Settings, store: Store, args: argparse.Namespace) -> int:
 def _archive(settings: Settings, engine: Any, args: argparse.Namespace) -> int:
     from gateway.archiver import Archiver
 
-    client = sync_redis(settings, timeout=5.0)
+    client = sync_redis(settings.decision_log_redis() or settings, timeout=5.0)  # where the log is
     archiver = Archiver(client, Keys(settings.redis_prefix).decisions, Archive(engine),
                         batch=args.batch, block_ms=0 if args.once else 1000, claim_idle=args.claim_idle,
                         keep_days=settings.decisions_keep_days)

@@ -2,7 +2,7 @@
 
 ``append`` serialises the entry (``gateway.entries``, front ``inprocess``) and keeps it; a daemon
 thread writes the kept entries every ``flush_interval`` seconds, or sooner when ``batch`` wait,
-with the same script as ``gateway.audit`` (``XADD`` each, then ``XTRIM MAXLEN ~``).  While Redis
+with the same script as ``gateway.audit`` (``XADD`` each, then trim to the retention).  While Redis
 is down the entries wait in memory (at most ``buffer``, then new ones are dropped and counted)
 and in the spool (``gateway.spool``), which the next start replays.  ``stop`` writes what waits.
 """
@@ -16,9 +16,11 @@ import time
 import redis
 from redis.exceptions import RedisError
 
+from cache.keys import Keys
 from gateway.audit import APPEND_SCRIPT
 from gateway.checker import ClaimResult
 from gateway.entries import decision_entry
+from gateway.retention import Retention
 from gateway.spool import Spool
 
 __all__ = ["BlockingDecisionLog"]
@@ -27,12 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class BlockingDecisionLog:
-    def __init__(self, client: redis.Redis, key: str, *, maxlen: int, flush_interval: float = 0.1,
+    def __init__(self, client: redis.Redis, keys: Keys, retention: Retention, *, flush_interval: float = 0.1,
                  batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
                  spool: Spool | None = None) -> None:
         self.redis = client
-        self.key = key
-        self.maxlen = maxlen
+        self.keys = [keys.decisions, keys.decision_slices, keys.decision_size]
+        self.retention = retention.args()
         self.flush_interval = flush_interval
         self.batch = batch
         self.buffer = buffer
@@ -111,7 +113,7 @@ class BlockingDecisionLog:
             if not chunk:
                 break
             try:
-                self._append(keys=[self.key], args=[self.maxlen, *chunk])
+                self._append(keys=self.keys, args=[*self.retention, *chunk])
             except (RedisError, OSError) as exc:
                 with self._lock:
                     if not self._failing:

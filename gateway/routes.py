@@ -139,11 +139,15 @@ async def readyz(request: Request) -> Response:
     balancer during a Redis outage would stall settlement, which the held snapshot avoids.
     ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this.
     503 before a first snapshot, and while the snapshot held was computed for another profile
-    (``detail`` names both).  ``last_sync``: the last sync's time and outcome, as ``meta`` tells."""
+    (``detail`` names both).  ``last_sync``: the last sync's time and outcome, as ``meta`` tells.
+    ``warnings``: an eviction policy that can evict snapshot keys (``cache.eviction``)."""
     state: GatewayState = request.app.state.gateway
+    warnings: list[str] = []
     try:
         await state.redis.ping()
         redis_ok = True
+        if (eviction := await state.eviction.warning(state.redis)) is not None:
+            warnings.append(eviction)
     except Exception as exc:  # any failure to reach Redis means not ready; say which
         log.warning("readyz: redis ping failed: %s", type(exc).__name__)
         redis_ok = False
@@ -152,7 +156,7 @@ async def readyz(request: Request) -> Response:
     mismatch = cache.profile_mismatch
     ready = snapshot is not None and mismatch is None
     body: dict[str, Any] = {
-        "ready": ready, "redis": redis_ok,
+        "ready": ready, "redis": redis_ok, "warnings": warnings,
         "snapshot": None if snapshot is None else {
             "id": snapshot.id, "digest": snapshot.digest, "profile": snapshot.profile,
             "version": snapshot.version, "generation": snapshot.generation,

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cache.keys import DECISION_LOG_MAXLEN
+from cache.keys import DECISION_LOG_MAX_AGE, DECISION_LOG_MAX_BYTES, DECISION_LOG_MAXLEN
 
 __all__ = ["Settings"]
 
@@ -87,8 +87,14 @@ class Settings(BaseSettings):
     #: Seconds the sync lock lives unless its holder renews it (every third of it): a killed
     #: sync's lock frees itself after this long.
     sync_lock_ttl: float = Field(default=30.0, gt=0.1)
-    #: Decision log (Redis Stream ``{prefix}:decisions``): entries kept, trimmed approximately.
+    #: Redis of the decision log (Redis Stream ``{prefix}:decisions``); unset: the snapshot's.  Its
+    #: own Redis keeps the log from ever taking memory the snapshot needs.
+    decision_log_url: SecretStr | None = None
+    #: Decision-log retention, whichever binds first: entries, bytes (payload + the stream's
+    #: overhead), seconds.
     decision_log_maxlen: int = Field(default=DECISION_LOG_MAXLEN, ge=1000)
+    decision_log_max_bytes: int = Field(default=DECISION_LOG_MAX_BYTES, ge=1 << 20)
+    decision_log_max_age: float = Field(default=DECISION_LOG_MAX_AGE, ge=1.0)
     #: Decisions a worker holds in memory while Redis is down; past that new entries are dropped (and counted).
     decision_log_buffer: int = Field(default=200_000, ge=1000)
     #: The national platform drgate stands in front of for 2204/2301 (``http://…/fsi/api/rsfComIfsService/callService``
@@ -130,6 +136,12 @@ class Settings(BaseSettings):
     @property
     def fail_open(self) -> bool:
         return self.on_unverified == "fail_open"
+
+    def decision_log_redis(self) -> Settings | None:
+        """The settings of the decision log's own Redis (its URL's scheme picks the topology); None: the snapshot's."""
+        if self.decision_log_url is None:
+            return None
+        return self.model_copy(update={"redis_url": self.decision_log_url, "redis_cluster": False})
 
     def redis_url_value(self) -> str | None:
         return None if self.redis_url is None else self.redis_url.get_secret_value()

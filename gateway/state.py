@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
 from cache.aio import AsyncSnapshotReader
+from cache.eviction import EvictionWatch
 from cache.reader import SnapshotCache
 from gateway.checker import ClaimResult, Policy
 from gateway.logs import DECISION_ID
@@ -37,6 +38,7 @@ class GatewayState:
     store: Store | None = None  # the help desk's reasons (DRGATE_STATUS_STORE), never the claim check
     calendar: WorkingCalendar | None = None
     archive: ArchiveReader | None = None  # lookups of /v1/decisions
+    eviction: EvictionWatch = field(default_factory=EvictionWatch)  # the snapshot Redis's maxmemory-policy
 
     def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
                 mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:

@@ -30,10 +30,12 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server of the test's own, with an append-only file so a kill loses nothing."""
+    """A redis-server of the test's own, with an append-only file so a kill loses nothing;
+    ``config``: more options (``("--maxmemory", "8mb")``), after the defaults so they override them."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, config: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        self.config = config
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -42,7 +44,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", *self.config],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)

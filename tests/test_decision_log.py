@@ -17,6 +17,7 @@ from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.audit import DecisionLog
 from gateway.checker import ClaimResult, LineResult
+from gateway.retention import Retention
 from gateway.settings import Settings
 from rules.profiles import Profile
 from rules.seed import home_institution, institution_code, physician_code, seed
@@ -85,7 +86,7 @@ def test_entries_wait_through_a_redis_outage_and_are_all_written(tmp_path: Path)
 
     async def scenario() -> tuple[int, int, int]:
         client = aioredis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        log = DecisionLog(client, "{log-test}:decisions", maxlen=10_000, flush_interval=0.02)
+        log = DecisionLog(client, Keys("log-test"), Retention(10_000, 1 << 30, 86400), flush_interval=0.02)
         await log.start()
         for i in range(100):
             log.append(result(i))
@@ -115,7 +116,7 @@ def test_entries_wait_through_a_redis_outage_and_are_all_written(tmp_path: Path)
 def test_a_full_buffer_drops_new_entries_and_counts_them(tmp_path: Path) -> None:
     async def scenario() -> tuple[int, int]:
         client = aioredis.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.1)  # nothing listens
-        log = DecisionLog(client, "{log-test}:decisions", maxlen=10_000, buffer=10)
+        log = DecisionLog(client, Keys("log-test"), Retention(10_000, 1 << 30, 86400), buffer=10)
         for i in range(15):
             log.append(result(i))
         await log.flush()
