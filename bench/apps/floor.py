@@ -11,7 +11,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-_SNAPSHOT = {"version": 1, "published_at": "2026-11-23T00:00:00.000+00:00"}
+_SNAPSHOT = {"id": "0" * 32, "version": 1, "published_at": "2026-11-23T00:00:00.000+00:00"}
 
 
 def create_app() -> FastAPI:
@@ -21,7 +21,7 @@ def create_app() -> FastAPI:
     async def check(request: Request) -> Response:
         claim = orjson.loads(await request.body())
         lines = [{"line_id": line["line_id"], "physician_code": line["physician_code"], "decision": "pass",
-                  "reason": "ok", "basis": None, "until": None, "flags": [], "would_reject": None}
+                  "reason": "ok", "basis": None, "until": None, "ban_until": None, "flags": [], "would_reject": None}
                  for line in claim["lines"]]
         answer = {"claim_id": claim["claim_id"], "decision": "pass", "decision_id": uuid.uuid4().hex,
                   "snapshot": _SNAPSHOT, "enforced": True, "lines": lines}

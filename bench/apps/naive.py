@@ -52,12 +52,13 @@ def create_app() -> FastAPI:
             d = decide_line(record, institution, claim.institution_code, on,
                             exempt if line.emergency is None else line.emergency, basis)
             lines.append({"line_id": line.line_id, "physician_code": line.physician_code, "decision": d.decision,
-                          "reason": d.reason, "basis": d.basis, "until": iso(d.until), "flags": list(d.flags),
+                          "reason": d.reason, "basis": d.basis, "until": iso(d.until), "ban_until": iso(d.ban_until),
+                          "flags": list(d.flags),
                           "would_reject": d.would_reject})
         decisions = {x["decision"] for x in lines}
         return CheckResponse.model_validate({
             "claim_id": claim.claim_id, "decision": "partial" if len(decisions) == 2 else decisions.pop(),
-            "decision_id": uuid.uuid4().hex, "snapshot": {"version": None, "published_at": None},
+            "decision_id": uuid.uuid4().hex, "snapshot": {"id": None, "version": None, "published_at": None},
             "enforced": True, "lines": lines})
 
     return app

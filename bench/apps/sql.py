@@ -110,11 +110,12 @@ def create_app() -> FastAPI:
             on = service_day(line["service_date"]) if line.get("service_date") else claim_day
             d = decide_line(physicians.get(code), institution, claim["institution_code"], on, exempt, basis)
             lines.append({"line_id": line["line_id"], "physician_code": code, "decision": d.decision,
-                          "reason": d.reason, "basis": d.basis, "until": iso(d.until), "flags": list(d.flags),
+                          "reason": d.reason, "basis": d.basis, "until": iso(d.until), "ban_until": iso(d.ban_until),
+                          "flags": list(d.flags),
                           "would_reject": d.would_reject})
         decisions = {x["decision"] for x in lines}
         answer = {"claim_id": claim["claim_id"], "decision": "partial" if len(decisions) == 2 else decisions.pop(),
-                  "decision_id": uuid.uuid4().hex, "snapshot": {"version": None, "published_at": None},
+                  "decision_id": uuid.uuid4().hex, "snapshot": {"id": None, "version": None, "published_at": None},
                   "enforced": True, "lines": lines}
         return Response(orjson.dumps(answer), media_type="application/json")
 

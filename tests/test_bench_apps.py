@@ -1,0 +1,47 @@
+"""The benchmark's comparison apps answer on the contract, so `make bench` compares like with like."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from bench.apps import floor, naive
+from bench.setup import naive_institutions_key, naive_key
+from cache.layout import encode_institution, encode_physician
+from gateway.schemas import CheckResponse
+from rules.model import Agreement, InstitutionRecord, PhysicianRecord
+
+SITE = "H33080200001"
+CODE = "D330802000001"
+CLAIM = {"claim_id": "C-1", "institution_code": SITE, "service_date": "2026-11-20",
+         "lines": [{"line_id": "1", "physician_code": CODE}]}
+
+
+def test_the_floor_answers_on_the_contract() -> None:
+    with TestClient(floor.create_app()) as client:
+        answer = client.post("/v1/claims/check", json=CLAIM)
+    assert answer.status_code == 200
+    body = CheckResponse.model_validate(answer.json())
+    assert body.lines[0].ban_until is None
+
+
+def test_the_naive_design_answers_on_the_contract(redis_url: str, prefix: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRGATE_REDIS_URL", redis_url)
+    monkeypatch.setenv("DRGATE_REDIS_PREFIX", prefix)
+    direct = redis.Redis.from_url(redis_url)
+    record = PhysicianRecord(CODE, (Agreement(SITE, date(2020, 1, 1).toordinal()),))
+    direct.set(naive_key(prefix, CODE), encode_physician(record))
+    direct.hset(naive_institutions_key(prefix), SITE, encode_institution(InstitutionRecord(SITE)))
+    try:
+        with TestClient(naive.create_app()) as client:
+            answer = client.post("/v1/claims/check", json=CLAIM)
+        assert answer.status_code == 200, answer.text
+        body = CheckResponse.model_validate(answer.json())
+        assert (body.decision, body.lines[0].reason) == ("pass", "ok")
+    finally:
+        direct.delete(naive_key(prefix, CODE), naive_institutions_key(prefix))
+        direct.close()
