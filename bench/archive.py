@@ -24,11 +24,11 @@ import redis
 import sqlalchemy as sa
 
 from cache.keys import Keys
-from gateway.archiver import Archiver
-from gateway.checker import ClaimResult, LineResult
-from gateway.entries import decision_entry
-from rules.archive import Archive
-from rules.store import Store
+from gateway.check.core import ClaimResult, LineResult
+from gateway.decisionlog.archiver import Archiver
+from gateway.decisionlog.entries import decision_entry
+from rules.store.archive.writes import Archive
+from rules.store.scans import Store
 
 __all__ = ["main"]
 

@@ -20,10 +20,10 @@ import redis
 from bench.servers import post, serving
 from cache.keys import Keys
 from cache.sync import Syncer
-from rules.importer import import_files
 from rules.profiles import load_profile
-from rules.seed import expected_reason, institution_code, physician_code
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
+from rules.store.seed import expected_reason, institution_code, physician_code
 
 __all__ = ["measure"]
 

@@ -1,6 +1,6 @@
 """The in-process checker's speed on cached records: lines decided per second on one core.
 
-Records are the seeded mix (``rules.seed``) as the sync publishes them, held in the near-cache;
+Records are the seeded mix (``rules.store.seed``) as the sync publishes them, held in the near-cache;
 ``decide_claim`` is what ``Checker.check`` and the HTTP route run once the records are read.
 """
 
@@ -10,17 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cache.codec import decode_physician, encode_physician
 from cache.keys import Keys
-from cache.layout import decode_physician, encode_physician
-from cache.reader import Snapshot, SnapshotCache
-from gateway.checker import Policy, decide_claim
-from gateway.schemas import parse_claim
+from cache.snapshot_cache import Snapshot, SnapshotCache
+from gateway.api.schemas import parse_claim
+from gateway.check.core import Policy, decide_claim
 from gateway.settings import Settings
 from loadtests.claims import make_claims
 from rules.engine import evaluate
 from rules.model import InstitutionRecord, PhysicianFacts, Sanction
 from rules.profiles import load_profile
-from rules.seed import _rows, institution_suspended
+from rules.store.seed import _rows, institution_suspended
 
 __all__ = ["measure", "seeded_cache"]
 

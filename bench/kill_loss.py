@@ -23,8 +23,8 @@ import redis
 from cache.keys import Keys
 from cache.sync import Syncer
 from rules.profiles import load_profile
-from rules.seed import home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import home_institution, institution_code, physician_code, seed
 from tests.fault_servers import Gateway, RedisServer
 
 PREFIX = "drgate-kill-loss"

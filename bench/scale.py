@@ -28,10 +28,10 @@ import redis
 from bench.servers import serving
 from cache.keys import Keys
 from cache.sync import Syncer
-from rules.importer import import_files
 from rules.profiles import load_profile
-from rules.seed import physician_code
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
+from rules.store.seed import physician_code
 
 __all__ = ["measure"]
 
@@ -85,7 +85,7 @@ def _measure(redis_url: str, var: Path, physicians: int) -> list[str]:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = {**os.environ, "DRGATE_REDIS_URL": redis_url, "DRGATE_REDIS_PREFIX": PREFIX,
            "DRGATE_STORE_URL": f"sqlite:///{db}", "DRGATE_STALE_AFTER": "1e9"}
-    drgate = [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())"]
+    drgate = [sys.executable, "-c", "from gateway.cli.main import main; raise SystemExit(main())"]
     try:
         before = int(client.info("memory")["used_memory"])  # type: ignore[index]
         cpu = _children_cpu()

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from cache.keys import Keys
 from cache.sync import Syncer
 from rules.profiles import load_profile
-from rules.seed import seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import seed
 
 __all__ = ["cleanup", "naive_institutions_key", "naive_key", "prepare_postgres", "prepare_redis"]
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
+from cache.codec import encode_institution, encode_physician
 from cache.digest import bucket_term, entries_term, hexdigest
 from cache.disk import SnapshotFile
 from cache.keeper import SnapshotKeeper, restore
 from cache.keys import Keys, bucket_count, bucket_of
-from cache.layout import encode_institution, encode_physician
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 from rules.model import Agreement, InstitutionRecord, PhysicianRecord
 
 PREFIX = "drgate-bench-file"

@@ -15,9 +15,9 @@ import logging
 
 import redis
 
+from cache.codec import decode_institution, decode_physician
 from cache.errors import CorruptRecord, ShrinkRefused, SyncError
 from cache.keys import OVERFLOW, Keys, bucket_of
-from cache.layout import decode_institution, decode_physician
 from cache.tally import COUNTS, Tally, institution_steps, physician_steps
 from rules.model import InstitutionRecord, PhysicianRecord
 

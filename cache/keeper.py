@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cache.disk import Loaded, Refused, SnapshotFile, frame_buckets
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 
 __all__ = ["SnapshotKeeper", "restore"]
 

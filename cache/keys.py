@@ -26,8 +26,8 @@ Layout (``P`` = ``{drgate}`` by default):
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
     P:events          pub/sub invalidations: {"v","g","id","prev","p":[codes]|null,"i":[codes]|null}
                              (prev: the publication id an incremental one patches)
-    P:decisions       stream decision log (gateway/audit.py), in DRGATE_DECISION_LOG_URL's Redis if set
-    P:decisions:slices list  its retention ledger: slices of entries with their bytes (gateway/retention.py)
+    P:decisions       stream decision log (gateway/decisionlog/writer.py), in DRGATE_DECISION_LOG_URL's Redis if set
+    P:decisions:slices list  its retention ledger: slices of entries with their bytes (gateway/decisionlog/retention.py)
     P:decisions:size  hash   the ledger's sums: bytes, entries
 """
 

@@ -36,9 +36,10 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from cache.bucket_writer import PackedBuckets, build_buckets
+from cache.codec import encode_aliases, encode_institution, encode_physician
 from cache.digest import entries_term, hexdigest
 from cache.errors import LockLost, ShrinkRefused, SyncError
-from cache.fullsync import PackedBuckets, build_buckets
 from cache.generations import drop_generations, gen_state, mark_generation, retire_generation
 from cache.guard import check_shrink, published_counts, published_records, published_tally, tally_change
 from cache.identity import incremental_digest, new_id
@@ -52,14 +53,13 @@ from cache.keys import (
     bucket_count,
     bucket_of,
 )
-from cache.layout import encode_aliases, encode_institution, encode_physician
 from cache.lock import SyncLock
 from cache.tally import COUNTS, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.engine import evaluate
 from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.scans import Store
 
 __all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
 
@@ -202,7 +202,7 @@ class Syncer:
             generation = int(self.redis.incr(self.keys.seq))
             mark_generation(self.redis, self.keys, generation, "building", nbuckets)
         try:
-            # One ordered scan, the engine only for the few with sanctions or credits (cache.fullsync).
+            # One ordered scan, the engine only for the few with sanctions or credits (cache.bucket_writer).
             buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress,
                                     between=self._keep_lock)
             count = buckets.count

@@ -15,32 +15,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from cache.aio import AsyncSnapshotReader
+from cache.async_reader import AsyncSnapshotReader
 from cache.disk import SnapshotFile
 from cache.keys import Keys
-from cache.reader import SnapshotCache
-from gateway.audit import DecisionLog
-from gateway.auth import ApiKeyGuard
-from gateway.bodies import BodyBudget
-from gateway.checker import Policy
+from cache.snapshot_cache import SnapshotCache
+from gateway.api.auth import ApiKeyGuard
+from gateway.api.bodies import BodyBudget
+from gateway.api.decisions import router as decisions_router
+from gateway.api.docs_ui import serve_docs
+from gateway.api.hotpath import ClaimCheckEndpoint, GatewayApp
+from gateway.api.openapi import build_openapi
+from gateway.api.v1 import router
+from gateway.check.core import Policy
 from gateway.connections import async_redis, close_async_redis, open_store
-from gateway.decisions_routes import router as decisions_router
-from gateway.docs_ui import serve_docs
-from gateway.hotpath import ClaimCheckEndpoint, GatewayApp
-from gateway.metrics import Metrics, front_of
-from gateway.nhsa.envelope import Responder, unauthorised
-from gateway.nhsa.front import NhsaFront
-from gateway.nhsa.routes import endpoints as nhsa_endpoints
-from gateway.nhsa.routes import router as nhsa_router
-from gateway.openapi import build_openapi
-from gateway.retention import Retention
-from gateway.routes import router
+from gateway.decisionlog.retention import Retention
+from gateway.decisionlog.spool import Spool
+from gateway.decisionlog.writer import DecisionLog
+from gateway.formats.nhsa.envelope import Responder, unauthorised
+from gateway.formats.nhsa.front import NhsaFront
+from gateway.formats.nhsa.routes import endpoints as nhsa_endpoints
+from gateway.formats.nhsa.routes import router as nhsa_router
+from gateway.observe.metrics import Metrics, front_of
 from gateway.settings import Settings
-from gateway.spool import Spool
 from gateway.state import GatewayState
-from rules.archive_reads import ArchiveReader
 from rules.calendar import china_calendar
 from rules.profiles import load_profile
+from rules.store.archive.reads import ArchiveReader
 
 __all__ = ["create_app"]
 
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(nhsa_router)
     app.include_router(decisions_router)
     app.bodies = BodyBudget(settings.body_buffer_bytes)  # this worker's, shared by every route reading a body
-    app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.hotpath)
+    app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.api.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
     app.access_log = settings.access_log
     if settings.api_keys:

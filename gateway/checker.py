@@ -1,7 +1,4 @@
-"""A claim's decision, shared by the HTTP API and the in-process ``Checker``.
-
-``decide_claim`` is pure: the claim, the records read, the snapshot, the policy → the answer.
-``Checker`` is what a Python settlement service imports to check claims without HTTP::
+"""The in-process front: what a Python settlement service imports to check claims without HTTP::
 
     checker = Checker.connect(Settings())          # or Checker(reader, policy)
     result = checker.check({"claim_id": "C-1", "institution_code": "H33080200001", ...})
@@ -9,202 +6,35 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast
 
-from cache.reader import UNREAD, Snapshot
-from gateway.decision import PASS, REJECT
-from gateway.schemas import CLAIM, CheckRequest, ClaimIn, LineIn, service_day
+from gateway.api.schemas import CLAIM, CheckRequest, ClaimIn
+from gateway.check.core import ClaimResult, Policy, decide_claim
 from gateway.settings import Settings
-from gateway.verdicts import Verdict, table_for, verdict
-from rules.profiles import Profile
 
-__all__ = ["Audit", "ClaimResult", "LineResult", "Policy", "decide_claim"]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    basis: Mapping[str, str]
-    enforce: bool
-    fail_open: bool
-    emergency_med_types: frozenset[str]
-    stale_after: float
-    #: The configured city profile (the decision log names it): a snapshot computed for another
-    #: gets `unverified` lines, never another city's articles.  Empty: any (tests of the decision alone).
-    profile: str = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
-        return cls(dict(profile.reasons), settings.enforce, settings.fail_open,
-                   frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after,
-                   profile.name)
-
-
-# LineResult and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
-# dataclass from its __dict__ in C, ~5x faster than a slots one (measured: 7 µs against 21-39 µs
-# for a 20-line answer); building one costs ~0.07 µs more.
-@dataclass
-class LineResult:
-    line_id: str
-    physician_code: str
-    decision: str
-    reason: str
-    basis: str | None
-    until: str | None
-    flags: list[str]
-    would_reject: str | None
-    ban_until: str | None = None
-
-
-@dataclass
-class ClaimResult:
-    claim_id: str
-    decision: str
-    decision_id: str
-    snapshot: dict[str, Any]
-    enforced: bool
-    lines: list[LineResult]
-    #: What the decision log records beside the answer (orjson skips a field named with ``_``).
-    _audit: Audit | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """A decision's context for its log entry (``gateway.entries``): not part of the answer."""
-
-    institution_code: str
-    day: int  # the claim's service day
-    own_days: dict[int, int] | None  # line index -> service day, for lines with their own date
-    verdicts: list[Verdict]  # per line, with its grounds
-    snapshot: Snapshot | None
-
-
-def decide_claim(
-    claim: ClaimIn | CheckRequest,
-    records: Mapping[str, Any],
-    snapshot: Snapshot | None,
-    policy: Policy,
-    *,
-    redis_ok: bool = True,
-    now: float | None = None,
-    absent: Any = UNREAD,
-) -> ClaimResult:
-    """Decide every line; ``records`` maps each physician code to its record, None (not in the
-    registry) or UNREAD; a code it lacks is ``absent`` (None when ``records`` is the whole snapshot)."""
-    if isinstance(claim, CheckRequest):
-        claim = cast(ClaimIn, claim.model_dump())
-    institution_code = claim["institution_code"]
-    institution = snapshot.institutions.get(institution_code) if snapshot is not None else None
-    if snapshot is not None and snapshot.profile and policy.profile and snapshot.profile != policy.profile:
-        records, absent = _NOTHING, UNREAD  # another city's snapshot: nothing in it is verified here
-    # Stale: Redis unreachable, or no successful sync for stale_after seconds (changes or not).
-    stale = snapshot is None or not redis_ok or (
-        (time.time() if now is None else now) - snapshot.verified_ts > policy.stale_after
-    )
-    claim_day = service_day(claim["service_date"])
-    emergency_types = policy.emergency_med_types
-    claim_exempt = bool(claim.get("emergency", False) or claim.get("rescue", False)
-                        or claim.get("med_type") in emergency_types)
-    # A line's answer but for its line_id is memoised (gateway.verdicts): most lines repeat.
-    table = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale)
-    get, remembered = records.get, table.get
-    lines: list[LineResult] = []
-    append = lines.append
-    verdicts: list[Verdict] = []
-    keep = verdicts.append
-    own_days: dict[int, int] | None = None
-    passed = 0
-    for line in claim["lines"]:
-        code = line["physician_code"]
-        record = get(code, absent)
-        if len(line) == 2:  # line_id and physician_code only: the claim's day and exemption
-            found = remembered(code)
-            if found is None or found[0] is not record:
-                found = verdict(table, code, record, institution, institution_code, claim_day, claim_exempt, stale,
-                                policy)
-        else:
-            found, on = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code,
-                                   snapshot, policy, stale)
-            if own_days is None:
-                own_days = {}
-            own_days[len(lines)] = on
-        _, decision, reason, basis, until, flags, would_reject, ok, ban_until, _, _ = found
-        keep(found)
-        passed += ok
-        append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
-    rejected = len(lines) - passed
-    overall = "partial" if passed and rejected else (PASS if passed else REJECT)
-    return ClaimResult(
-        claim_id=claim["claim_id"],
-        decision=overall,
-        decision_id=decision_id(),
-        snapshot={"id": snapshot.id if snapshot else None, "version": snapshot.version if snapshot else None,
-                  "published_at": snapshot.published_at if snapshot else None},
-        enforced=policy.enforce,
-        lines=lines,
-        _audit=Audit(institution_code, claim_day, own_days, verdicts, snapshot),
-    )
-
-
-def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
-               institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Verdict, int]:
-    """A line with its own date, flag or med_type: a line's flag overrides the claim's, and its
-    med_type in the emergency codes exempts it (衢州 第十五条)."""
-    line_date = line.get("service_date")
-    on = claim_day if line_date is None else service_day(line_date)
-    line_flag = line.get("emergency")
-    exempt = bool(claim_exempt if line_flag is None else line_flag)
-    if line.get("med_type") in policy.emergency_med_types:
-        exempt = True
-    table = table_for(snapshot, policy, institution_code, on, exempt, stale)
-    found = table.get(code)
-    if found is None or found[0] is not record:
-        found = verdict(table, code, record, institution, institution_code, on, exempt, stale, policy)
-    return found, on
-
-
-_NOTHING: Mapping[str, Any] = {}
-
-
-def decision_id() -> str:
-    """A unique id: 64 random bits per process, then a counter (uuid4 costs ~2 µs a claim)."""
-    if _ids[0] is None:  # first call: draw the bits, and draw new ones in a forked child
-        _new_ids()
-        os.register_at_fork(after_in_child=_new_ids)
-    return f"{_ids[0]}{next(_ids[1]):016x}"
-
-
-def _new_ids() -> None:
-    _ids[:] = [secrets.token_hex(8), itertools.count()]
-
-
-_ids: list[Any] = [None, None]
+__all__ = ["Checker", "ClaimResult", "Policy"]
 
 
 class Checker:
     """In-process checks for a Python settlement service: no HTTP, records cached in this process."""
 
     def __init__(self, reader: Any, policy: Policy, *, owns_client: bool = False, decisions: Any = None) -> None:
-        self.reader = reader  # cache.threaded.SnapshotReader
+        self.reader = reader  # cache.blocking_reader.SnapshotReader
         self.policy = policy
-        self.decisions = decisions  # gateway.inprocess_log.BlockingDecisionLog, started; None: no log
+        self.decisions = decisions  # gateway.decisionlog.thread_writer.BlockingDecisionLog, started; None: no log
         self._owns_client = owns_client  # close the reader's Redis client on close()
 
     @classmethod
     def connect(cls, settings: Settings) -> Checker:
         from pathlib import Path
 
+        from cache.blocking_reader import SnapshotReader
         from cache.keys import Keys
-        from cache.reader import SnapshotCache
-        from cache.threaded import SnapshotReader
+        from cache.snapshot_cache import SnapshotCache
         from gateway.connections import sync_redis
-        from gateway.inprocess_log import BlockingDecisionLog
-        from gateway.spool import Spool
+        from gateway.decisionlog.spool import Spool
+        from gateway.decisionlog.thread_writer import BlockingDecisionLog
         from rules.profiles import load_profile
 
         keys = Keys(settings.redis_prefix)
@@ -212,7 +42,7 @@ class Checker:
                                 poll_interval=settings.poll_interval)
         reader.start()
         profile = load_profile(settings.profile)
-        from gateway.retention import Retention
+        from gateway.decisionlog.retention import Retention
 
         own = settings.decision_log_redis()  # its own Redis, when DRGATE_DECISION_LOG_URL is set
         retention = Retention(settings.decision_log_maxlen, settings.decision_log_max_bytes,

@@ -36,7 +36,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry as SyncRetry
 
 from gateway.settings import Settings
-from rules.store import Store
+from rules.store.scans import Store
 
 __all__ = ["RedisTarget", "async_redis", "close_async_redis", "close_redis", "open_store", "redis_target", "redis_url",
            "stop_embedded", "sync_redis"]

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # The HTTP front of `drgate serve`, per worker (gateway.front, gateway.bodies): what slow or
+    # The HTTP front of `drgate serve`, per worker (gateway.api.front, gateway.api.bodies): what slow or
     # hostile clients may hold. 1,500 slow clients stay under +100 MB a worker (BENCHMARKS.md).
     #: Seconds a request may take to send its head (from its first byte, or from the connection) → 408.
     header_timeout: float = Field(default=10.0, gt=0)

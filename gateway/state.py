@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from cache.aio import AsyncSnapshotReader
+from cache.async_reader import AsyncSnapshotReader
 from cache.eviction import EvictionWatch
-from cache.reader import SnapshotCache
-from gateway.checker import ClaimResult, Policy
-from gateway.logs import DECISION_ID
-from gateway.metrics import Metrics
+from cache.snapshot_cache import SnapshotCache
+from gateway.check.core import ClaimResult, Policy
+from gateway.observe.logs import DECISION_ID
+from gateway.observe.metrics import Metrics
 from gateway.settings import Settings
 from rules.calendar import WorkingCalendar
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.scans import Store
 
 if TYPE_CHECKING:
-    from gateway.audit import DecisionLog
-    from rules.archive_reads import ArchiveReader
+    from gateway.decisionlog.writer import DecisionLog
+    from rules.store.archive.reads import ArchiveReader
 
 __all__ = ["GatewayState"]
 
@@ -43,7 +43,7 @@ class GatewayState:
     def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
                 mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
         """Count the answer and log it; ``sent``: the codes as sent, when they were resolved to others."""
-        DECISION_ID.set(result.decision_id)  # for the request's log lines (gateway.logs)
+        DECISION_ID.set(result.decision_id)  # for the request's log lines (gateway.observe.logs)
         self.metrics.observe(result, seconds, self.cache)
         if self.decisions is not None:
             self.decisions.append(result, front, caller, mdtrt, sent)  # written to the stream by a background task

@@ -4,7 +4,7 @@ Used by the locust file and by ``bench/run.py``, so the load test and the benchm
 mix and every answer can be checked, not only its status.  The mix, per line:
 
 - a physician of the claim's institution (mostly ``ok``; 2% suspended, 0.5% terminated,
-  0.3% disqualified, 1% watch; every 200th institution suspended: ``rules.seed``);
+  0.3% disqualified, 1% watch; every 200th institution suspended: ``rules.store.seed``);
 - ``OTHER_SITE`` of the lines by any physician (``no_agreement`` unless multi-site there);
 - ``UNKNOWN`` of the lines with a code the store never had (``unknown_physician``);
 - ``EMERGENCY`` of the claims are emergencies (med_type 13): rejections become ``emergency_exempt``.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from rules.seed import PER_INSTITUTION, expected_reason, home_institution, institution_code, physician_code
+from rules.store.seed import PER_INSTITUTION, expected_reason, home_institution, institution_code, physician_code
 
 __all__ = ["SERVICE_DATE", "Claim", "ExpectedLine", "make_claims", "wrong_lines"]
 

@@ -36,6 +36,7 @@ from functools import cache
 from holidays import country_holidays
 from holidays.holiday_base import HolidayBase
 
+from rules.calendar_file import YearSchedule, load_overrides
 from rules.model import OPEN_END, Action, Sanction
 
 __all__ = [
@@ -83,21 +84,6 @@ def package_last_year() -> int:
 
     years = getattr(ChinaStaticHolidays, "special_public_holidays", None)
     return max(years) if isinstance(years, dict) and years else _CHECKED_THROUGH
-
-
-@dataclass(frozen=True, slots=True)
-class YearSchedule:
-    """One year of the State Council's notice, from the override file: it replaces the package."""
-
-    year: int
-    days_off: frozenset[int]  # 放假: every day off the notice names
-    working_days: frozenset[int]  # 调休上班: weekend days worked
-    notice: str = ""  # the notice's number, e.g. 国办发明电〔2026〕N号
-
-    def is_working_day(self, day: int) -> bool:
-        if day in self.working_days:
-            return True
-        return day not in self.days_off and date.fromordinal(day).weekday() < 5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -197,8 +183,6 @@ def china_calendar(override_file: str | None = None) -> WorkingCalendar:
     alone): built on first use, never at import."""
     if not override_file:
         return WorkingCalendar()
-    from rules.calendar_file import load_overrides
-
     return WorkingCalendar(overrides=load_overrides(override_file))
 
 

@@ -18,14 +18,29 @@ file, the year and the key, at start: a wrong calendar would shift deadlines sil
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rules.calendar import YearSchedule
 from rules.errors import CalendarError
 
 __all__ = ["load_overrides", "parse_overrides"]
+
+
+@dataclass(frozen=True, slots=True)
+class YearSchedule:
+    """One year of the State Council's notice, from the override file: it replaces the package."""
+
+    year: int
+    days_off: frozenset[int]  # 放假: every day off the notice names
+    working_days: frozenset[int]  # 调休上班: weekend days worked
+    notice: str = ""  # the notice's number, e.g. 国办发明电〔2026〕N号
+
+    def is_working_day(self, day: int) -> bool:
+        if day in self.working_days:
+            return True
+        return day not in self.days_off and date.fromordinal(day).weekday() < 5
 
 
 def load_overrides(path: str) -> dict[int, YearSchedule]:

@@ -3,7 +3,7 @@
 The rules engine reads a physician's facts with revoked rows removed (``PhysicianFacts``).
 Notices survive revocations (a notice owed stays owed; the revocation owes one of its own), so the
 workflow reads the rows *with* the revoked ones and the revocations themselves
-(``rules.workflow_store``).
+(``rules.store.workflow_reads``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.settings import Settings
 from rules.profiles import Profile, load_profile
-from rules.store import Store
+from rules.store.scans import Store
 
 POSTGRES_URL = os.environ.get("DRGATE_TEST_POSTGRES_URL")
 

@@ -86,7 +86,7 @@ class Gateway:
         # Its own var dir unless given: a killed gateway's spool must not be replayed into another test's Redis
         self.var = tempfile.mkdtemp(prefix="drgate-gateway-")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())",
+            [sys.executable, "-c", "from gateway.cli.main import main; raise SystemExit(main())",
              "serve", "--port", str(self.port)],
             env={**os.environ, "DRGATE_VAR_DIR": self.var, **env}, stdout=subprocess.DEVNULL, stderr=self.log,
         )
@@ -118,6 +118,6 @@ def run_cli(argv: list[str], env: dict[str, str]) -> None:
     import sys
 
     os.environ.update(env)
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     sys.exit(main(argv))

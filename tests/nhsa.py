@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.demo import HOSPITAL
+from gateway.cli.demo import HOSPITAL
 from gateway.settings import Settings
 
 TODAY = date.today()

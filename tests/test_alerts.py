@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.demo import HOSPITAL, write_demo_data
-from gateway.metrics import write_sync_metrics
+from gateway.cli.demo import HOSPITAL, write_demo_data
+from gateway.observe.metrics import write_sync_metrics
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "docs" / "alerts"

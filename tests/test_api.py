@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
+from gateway.check.status import CHINA
+from gateway.cli.demo import DEMO, HOSPITAL, write_demo_data
 from gateway.connections import open_store
-from gateway.demo import DEMO, HOSPITAL, write_demo_data
 from gateway.settings import Settings
-from gateway.status import CHINA
-from rules.importer import import_files
 from rules.profiles import load_profile
+from rules.store.importer import import_files
 
 TODAY = datetime.now(CHINA).date()
 

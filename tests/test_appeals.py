@@ -13,10 +13,10 @@ import pytest
 
 from rules.calendar import WorkingCalendar
 from rules.errors import ImportFileError
-from rules.importer import import_files
 from rules.profiles import load_profile
-from rules.report import evaluate_store
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.report import evaluate_store
+from rules.store.scans import Store
 from tests.rows import PHYSICIAN, SITE_A, Row, agreement, appeal, notice, registry, violation
 from tests.test_calendar_overrides import package_only, with_override
 

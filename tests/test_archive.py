@@ -13,18 +13,18 @@ from fastapi.testclient import TestClient
 
 from cache.keys import Keys
 from cache.sync import Syncer
+from gateway.api.auth import digest_of
 from gateway.app import create_app
-from gateway.archiver import Archiver
-from gateway.auth import digest_of
-from gateway.entries import feedback_entry, parse_entry
+from gateway.check.status import CHINA
+from gateway.decisionlog.archiver import Archiver
+from gateway.decisionlog.entries import feedback_entry, parse_entry
 from gateway.settings import Settings
-from gateway.status import CHINA
-from rules.archive import Archive
-from rules.archive_reads import ArchiveReader
-from rules.archive_schema import decision_lines, decisions
 from rules.profiles import Profile
-from rules.seed import _kind, expected_reason, home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.archive.reads import ArchiveReader
+from rules.store.archive.writes import Archive
+from rules.store.scans import Store
+from rules.store.schema import decision_lines, decisions
+from rules.store.seed import _kind, expected_reason, home_institution, institution_code, physician_code, seed
 
 SUSPENDED = next(i for i in range(300) if _kind(i) == "suspended" and expected_reason(i) == "suspended")
 
@@ -129,8 +129,8 @@ def test_lookup_by_id_claim_and_physician_with_revoked_since(published: Settings
     answers = check_all(published, claims)
     store = Store(published.store_url_value())  # the archive beside the scoring store it explains
     archive_once(redis, keys, store)
-    from rules.importer import import_files
     from rules.profiles import load_profile
+    from rules.store.importer import import_files
 
     import_files(store, load_profile("quzhou-2020"), [write_jsonl([
         {"kind": "revocation", "target_id": f"S-seed-{SUSPENDED}", "revoked_on": "2026-04-01", "reason": "appeal"}])])

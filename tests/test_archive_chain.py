@@ -12,13 +12,13 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from gateway.checker import ClaimResult, LineResult
-from gateway.entries import decision_entry, parse_entry, received_day
-from rules.archive import Archive, partition_name
-from rules.archive_chain import ArchivedDecision
-from rules.archive_reads import ArchiveReader
-from rules.archive_schema import decision_days, decision_lines, decisions
-from rules.store import Store
+from gateway.check.core import ClaimResult, LineResult
+from gateway.decisionlog.entries import decision_entry, parse_entry, received_day
+from rules.store.archive.chain import ArchivedDecision
+from rules.store.archive.reads import ArchiveReader
+from rules.store.archive.writes import Archive, partition_name
+from rules.store.scans import Store
+from rules.store.schema import decision_days, decision_lines, decisions
 
 DAY = 86_400
 
@@ -101,7 +101,7 @@ def test_export_writes_a_csv_row_a_line_for_the_day_range(store: Store) -> None:
 
 def test_cli_shows_verifies_and_names_the_altered_decision(store: Store, monkeypatch: Any,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     monkeypatch.setenv("DRGATE_STORE_URL", store.url)
     batch = entries(5, time.time())

@@ -20,11 +20,11 @@ import redis
 import sqlalchemy as sa
 
 from cache.keys import Keys
-from gateway.checker import ClaimResult, LineResult
-from gateway.entries import decision_entry
-from rules.archive_reads import ArchiveReader
-from rules.archive_schema import decision_lines, decisions
-from rules.store import Store
+from gateway.check.core import ClaimResult, LineResult
+from gateway.decisionlog.entries import decision_entry
+from rules.store.archive.reads import ArchiveReader
+from rules.store.scans import Store
+from rules.store.schema import decision_lines, decisions
 from tests.fault_servers import RedisServer
 
 PREFIX = "archive-faults"
@@ -57,7 +57,7 @@ def lines_of(n: int) -> int:
 def archiver(server: RedisServer, store: Store, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DRGATE_REDIS_URL": server.url, "DRGATE_REDIS_PREFIX": PREFIX, "DRGATE_STORE_URL": store.url}
     return subprocess.Popen(
-        [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())", "decisions", "archive",
+        [sys.executable, "-c", "from gateway.cli.main import main; raise SystemExit(main())", "decisions", "archive",
          "--batch", "50", "--claim-idle", "0.5", *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

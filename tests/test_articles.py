@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from rules.errors import ImportFileError
-from rules.importer import import_files
 from rules.profiles import Profile, load_profile
+from rules.store.importer import import_files
 from tests.rows import (
     PHYSICIAN,
     SITE_A,
@@ -318,9 +318,9 @@ def test_quzhou_article_22_extended_suspension_ends_in_termination(gate: Gate, r
 def test_nhsa_text_of_a_ban_does_not_promise_restored_settlement() -> None:
     from decimal import Decimal
 
-    from gateway.checker import LineResult
-    from gateway.nhsa.lines import Decided, Line
-    from gateway.nhsa.results import Dictionary, judgements
+    from gateway.check.core import LineResult
+    from gateway.formats.nhsa.lines import Decided, Line
+    from gateway.formats.nhsa.results import Dictionary, judgements
 
     result = LineResult("1", PHYSICIAN, "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
     line = Line("V-1", "1", PHYSICIAN, "2027-06-01", SITE_A, "", Decimal("25.60"), None, False, False)

@@ -11,9 +11,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from gateway.api.auth import digest_of, new_key
 from gateway.app import create_app
-from gateway.auth import digest_of, new_key
-from gateway.cli import EXIT_INPUT, EXIT_OK, main
+from gateway.cli.main import EXIT_INPUT, EXIT_OK, main
 from gateway.settings import Settings
 from tests.fault_servers import free_port
 

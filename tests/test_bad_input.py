@@ -16,8 +16,8 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from rules.profiles import Profile
-from rules.seed import expected_reason, home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import expected_reason, home_institution, institution_code, physician_code, seed
 
 
 def _seeded_client(settings: Settings, redis: redis.Redis, keys: Keys, profile: Profile) -> Iterator[TestClient]:

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from bench.apps import floor, naive
 from bench.setup import naive_institutions_key, naive_key
-from cache.layout import encode_institution, encode_physician
-from gateway.schemas import CheckResponse
+from cache.codec import encode_institution, encode_physician
+from gateway.api.schemas import CheckResponse
 from rules.model import Agreement, InstitutionRecord, PhysicianRecord
 
 SITE = "H33080200001"

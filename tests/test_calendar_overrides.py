@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from cache.sync import Syncer
-from gateway.metrics import write_sync_metrics
+from gateway.observe.metrics import write_sync_metrics
 from rules.calendar import WorkingCalendar, package_last_year, restore_suspensions
 from rules.calendar_file import load_overrides, parse_overrides
 from rules.errors import CalendarError
-from rules.importer import import_files
 from rules.model import OPEN_END, Sanction
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.factories import n
 from tests.rows import agreement, registry, sanction
 
@@ -167,7 +167,7 @@ def test_sync_says_which_years_its_deadlines_fell_in_unknown(store: Store, profi
 def test_a_malformed_override_file_stops_a_command_with_exit_2_naming_it(
         sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import EXIT_INPUT, main
+    from gateway.cli.main import EXIT_INPUT, main
     from rules.calendar import china_calendar
 
     bad = tmp_path / "calendar.toml"

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from gateway.checker import Checker, ClaimResult
-from gateway.demo import DEMO, HOSPITAL
+from gateway.cli.demo import DEMO, HOSPITAL
 from gateway.settings import Settings
 from tests.test_api import TODAY, claim, publish_demo
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from cache.keys import Keys
-from gateway.cli import main
-from gateway.demo import write_demo_data
+from gateway.cli.demo import write_demo_data
+from gateway.cli.main import main
 from gateway.settings import Settings
-from rules.migrate import head_revision
+from rules.store.migrate import head_revision
 
 
 @pytest.fixture(name="env")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gateway.cli import EXIT_FAILED, EXIT_INPUT, main
+from gateway.cli.main import EXIT_FAILED, EXIT_INPUT, main
 from gateway.settings import Settings
-from rules.store import Store
+from rules.store.scans import Store
 
 NAMES = ("张三丰", "李四光")  # the batch's names: in no message
 

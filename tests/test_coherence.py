@@ -23,9 +23,9 @@ import redis
 
 from cache.keys import Keys
 from cache.sync import Syncer
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 
 pytestmark = pytest.mark.slow
 

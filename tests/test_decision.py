@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway.decision import assess, decide_line, decide_unverified
+from gateway.check.decision import assess, decide_line, decide_unverified
 from rules.model import OPEN_END, Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 from rules.profiles import load_profile
 

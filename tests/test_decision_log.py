@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.audit import DecisionLog
-from gateway.checker import ClaimResult, LineResult
-from gateway.retention import Retention
+from gateway.check.core import ClaimResult, LineResult
+from gateway.decisionlog.retention import Retention
+from gateway.decisionlog.writer import DecisionLog
 from gateway.settings import Settings
 from rules.profiles import Profile
-from rules.seed import home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import home_institution, institution_code, physician_code, seed
 from tests.fault_servers import RedisServer
 
 

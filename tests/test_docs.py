@@ -22,7 +22,7 @@ import orjson
 import pytest
 import redis as redis_lib
 
-from gateway.cli import EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_SHRINK, main
+from gateway.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_SHRINK, main
 from gateway.settings import Settings
 from tests.servers import free_port
 

@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.cli import main
+from gateway.cli.main import main
 from rules.calendar import package_last_year
-from rules.importer import import_files
 from rules.profiles import Profile, load_profile
-from rules.report import evaluate_store, format_table
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.report import evaluate_store, format_table
+from rules.store.scans import Store
 from tests.rows import PHYSICIAN, SITE_A, Row, agreement, appeal, notice, registry, sanction, violation
 from tests.test_calendar_overrides import package_only
 

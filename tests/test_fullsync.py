@@ -1,5 +1,5 @@
 """The full sync's bulk path gives, physician by physician, the bytes of the engine's record, and
-the bulk seed stores what ``rules.seed`` describes, on SQLite and PostgreSQL."""
+the bulk seed stores what ``rules.store.seed`` describes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from cache.fullsync import build_buckets
+from cache.bucket_writer import build_buckets
+from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys, bucket_of
-from cache.layout import encode_physician
 from cache.sync import Syncer, read_meta
 from rules.engine import evaluate
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.seed import _bulk, _rows, institution_code, institution_suspended, physician_code, seed
-from rules.store import Store, metadata
+from rules.store.importer import import_files
+from rules.store.scans import Store, metadata
+from rules.store.seed import _bulk, _rows, institution_code, institution_suspended, physician_code, seed
 from tests import rows as r
 
 OTHER_B = "D330802000003"

@@ -16,10 +16,10 @@ import redis
 
 from cache.keys import Keys
 from cache.sync import Syncer
-from gateway.auth import new_key
+from gateway.api.auth import new_key
 from rules.profiles import Profile
-from rules.seed import seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import seed
 from tests.fault_servers import Gateway
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.cli import main
+from gateway.cli.main import main
 from gateway.settings import Settings
 from rules.calendar import package_last_year
-from rules.importer import import_files
 from rules.profiles import load_profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.rows import (
     PHYSICIAN,
     SITE_A,

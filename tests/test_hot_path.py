@@ -8,10 +8,10 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from cache.reader import Snapshot
-from gateway.checker import Policy, decide_claim
-from gateway.decision import decide_line
-from gateway.schemas import CheckRequest, parse_claim
+from cache.snapshot_cache import Snapshot
+from gateway.api.schemas import CheckRequest, parse_claim
+from gateway.check.core import Policy, decide_claim
+from gateway.check.decision import decide_line
 from gateway.settings import Settings
 from rules.model import Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 from rules.profiles import Profile

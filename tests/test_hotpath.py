@@ -1,4 +1,4 @@
-"""The claim check served ahead of FastAPI (gateway.hotpath): same answers, limits and errors as
+"""The claim check served ahead of FastAPI (gateway.api.hotpath): same answers, limits and errors as
 the FastAPI route it stands in for, which still answers the check under any other path."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from gateway.demo import DEMO
-from gateway.hotpath import GatewayApp
-from gateway.routes import CHECK_PATH, MAX_BODY
+from gateway.api.hotpath import GatewayApp
+from gateway.api.v1 import CHECK_PATH, MAX_BODY
+from gateway.cli.demo import DEMO
 from gateway.settings import Settings
 from tests.test_api import claim, client_for, publish_demo
 

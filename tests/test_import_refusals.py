@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from rules.errors import ImportFileError, LineProblem
-from rules.importer import import_files
 from rules.model import iso
 from rules.profiles import Profile, load_profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.rows import (
     PHYSICIAN,
     SITE_A,

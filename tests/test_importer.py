@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from rules.errors import ImportFileError
-from rules.importer import import_files
 from rules.profiles import Profile, load_profile
-from rules.store import Store, agreements, physicians, violations
+from rules.store.importer import import_files
+from rules.store.scans import Store, agreements, physicians, violations
 
 INST = {"kind": "institution", "code": "H33080200001", "name": "衢州市人民医院", "region": "330802"}
 PHYS = {"kind": "physician", "code": "D330802000001", "name": "示例医师"}

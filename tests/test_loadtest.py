@@ -21,8 +21,8 @@ from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.settings import Settings
 from rules.profiles import Profile
-from rules.seed import seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import seed
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,15 +22,15 @@ from fastapi.testclient import TestClient
 
 from cache.keys import Keys
 from cache.sync import Syncer
+from gateway.api.auth import new_key
 from gateway.app import create_app
-from gateway.auth import new_key
-from gateway.demo import HOSPITAL, demo_rows, write_demo_data
-from gateway.logs import JsonFormatter, StderrHandler, TextFormatter
-from gateway.progress import progress_bar
+from gateway.cli.demo import HOSPITAL, demo_rows, write_demo_data
+from gateway.cli.progress import progress_bar
+from gateway.observe.logs import JsonFormatter, StderrHandler, TextFormatter
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.servers import free_port
 
 TODAY = date.today()

@@ -20,16 +20,16 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from cache.keys import Keys
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer
+from gateway.api.auth import new_key
 from gateway.app import create_app
-from gateway.auth import new_key
-from gateway.demo import HOSPITAL, write_demo_data
-from gateway.metrics import Metrics
+from gateway.cli.demo import HOSPITAL, write_demo_data
+from gateway.observe.metrics import Metrics
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.servers import free_port
 
 TODAY = date.today()

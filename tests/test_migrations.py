@@ -1,4 +1,4 @@
-"""Schema migrations: the revisions build exactly ``rules.store.metadata``, on PostgreSQL and SQLite."""
+"""Schema migrations: the revisions build exactly ``rules.store.scans.metadata``, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from rules.errors import StoreError
-from rules.migrate import BASELINE, _config, current_revision, head_revision, upgrade
-from rules.store import Store, metadata
+from rules.store.migrate import BASELINE, _config, current_revision, head_revision, upgrade
+from rules.store.scans import Store, metadata
 
 
 def _tables(store: Store) -> set[str]:
@@ -92,5 +92,5 @@ def test_check_tells_to_run_init_on_an_empty_store(tmp_path: Path) -> None:
 def test_migrations_ship_inside_the_package() -> None:
     from importlib import resources
 
-    versions = resources.files("rules") / "migrations" / "versions"
+    versions = resources.files("rules.store") / "migrations" / "versions"
     assert any(p.name.startswith(f"{BASELINE}_") for p in versions.iterdir())

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 
 from cache.keys import Keys
 from cache.sync import Syncer
-from gateway.demo import CLINIC, HOSPITAL, write_demo_data
-from gateway.demo import TERMINATED as TERMINATED_SITE
+from gateway.cli.demo import CLINIC, HOSPITAL, write_demo_data
+from gateway.cli.demo import TERMINATED as TERMINATED_SITE
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.nhsa import (
     DISQUALIFIED,
     NO_AGREEMENT,

@@ -12,7 +12,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from cache.keys import Keys
-from gateway.demo import CLINIC
+from gateway.cli.demo import CLINIC
 from gateway.settings import Settings
 from tests.nhsa import OK, SUSPENDED, TERMINATED, TODAY, UNKNOWN, VISIT, analysis, encounter, envelope, gateway, order
 from tests.test_nhsa import RESULT_FIELDS, fix_published  # noqa: F401 (the fixture)

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from cache.keys import Keys
 from cache.sync import Syncer
-from gateway.demo import CLINIC, HOSPITAL
+from gateway.cli.demo import CLINIC, HOSPITAL
 from gateway.settings import Settings
 from rules.errors import ImportFileError
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.nhsa import OK, SUSPENDED, TODAY, analysis, encounter, envelope, fee, gateway, order
 from tests.test_nhsa import fix_published, post  # noqa: F401 (the fixture)
 

@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.demo import HOSPITAL, write_demo_data
+from gateway.cli.demo import HOSPITAL, write_demo_data
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 
 TODAY = date.today()
 SUSPENDED = "D330802000002"  # rejected: its amount goes into the 3101 result

@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.cli import EXIT_OK, main
+from gateway.cli.main import EXIT_OK, main
 from rules.errors import ImportFileError
-from rules.importer import import_files
-from rules.notice_list import list_notices
 from rules.profiles import Profile, load_profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.notice_list import list_notices
+from rules.store.scans import Store
 from tests.rows import (
     PHYSICIAN,
     SITE_A,

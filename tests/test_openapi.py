@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.api.auth import new_key
 from gateway.app import create_app
-from gateway.auth import new_key
 from gateway.settings import Settings
 
 KEY, DIGEST = new_key()

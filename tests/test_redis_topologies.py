@@ -20,13 +20,13 @@ from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.checker import Checker
-from gateway.cli import main
+from gateway.cli.demo import HOSPITAL, write_demo_data
+from gateway.cli.main import main
 from gateway.connections import close_redis, redis_target, sync_redis
-from gateway.demo import HOSPITAL, write_demo_data
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.servers import redis_cluster, redis_sentinel
 
 TODAY = date.today()

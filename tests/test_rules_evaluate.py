@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.cli import EXIT_INPUT, EXIT_OK, main
-from rules.importer import import_files
+from gateway.cli.main import EXIT_INPUT, EXIT_OK, main
 from rules.profiles import load_profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 from tests.rows import (
     OTHER,
     PHYSICIAN,

@@ -14,17 +14,18 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from cache.blocking_reader import SnapshotReader
 from cache.keys import Keys
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer
-from cache.threaded import SnapshotReader
 from gateway.app import create_app
-from gateway.checker import Checker, LineResult, Policy
+from gateway.check.core import LineResult, Policy
+from gateway.checker import Checker
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile, load_profile
-from rules.report import evaluate_store
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.report import evaluate_store
+from rules.store.scans import Store
 from tests.rows import (
     PHYSICIAN,
     SITE_A,

@@ -22,8 +22,8 @@ from cache.sync import Syncer, read_meta
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile
-from rules.seed import expected_reason, home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import expected_reason, home_institution, institution_code, physician_code, seed
 from tests.fault_servers import Gateway, RedisServer, free_port
 
 N = 300

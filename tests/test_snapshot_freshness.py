@@ -23,8 +23,8 @@ from cache.sync import Syncer, read_meta
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile
-from rules.seed import home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import home_institution, institution_code, physician_code, seed
 
 STALE_AFTER = 5.0
 
@@ -124,8 +124,8 @@ def test_readyz_and_metrics_show_the_last_sync_and_its_outcome(
 
 
 def test_stale_counts_from_the_last_successful_sync(tmp_path: Path) -> None:
-    from cache.reader import Snapshot
-    from gateway.checker import Policy, decide_claim
+    from cache.snapshot_cache import Snapshot
+    from gateway.check.core import Policy, decide_claim
 
     now = 1_000_000.0
     snapshot = Snapshot(1, 1, "", published_ts=now - 3600, physicians=0, bucket_keys=("k",), overflow_key="x",

@@ -23,10 +23,10 @@ from cache.keys import Keys
 from cache.sync import Syncer, read_meta
 from gateway.app import create_app
 from gateway.settings import Settings
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.seed import expected_reason, home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
+from rules.store.seed import expected_reason, home_institution, institution_code, physician_code, seed
 from tests.fault_servers import RedisServer
 
 PREFIX = "drgate-identity"

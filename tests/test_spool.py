@@ -16,11 +16,11 @@ import redis
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.checker import Checker
+from gateway.decisionlog.spool import Spool
 from gateway.settings import Settings
-from gateway.spool import Spool
 from rules.profiles import Profile
-from rules.seed import home_institution, institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import home_institution, institution_code, physician_code, seed
 from tests.fault_servers import Gateway, RedisServer
 
 PREFIX = "drgate-spool"

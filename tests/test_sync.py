@@ -9,13 +9,13 @@ import orjson
 import pytest
 import redis
 
+from cache.codec import decode_physician
 from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import OVERFLOW, Keys, bucket_of
-from cache.layout import decode_physician
 from cache.sync import Syncer, read_meta
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
 
 INST = {"kind": "institution", "code": "H33080200001", "name": "衢州市人民医院", "region": "330802"}
 CODES = [f"D3308020{i:05d}" for i in range(60)]

@@ -17,12 +17,12 @@ from cache.errors import ShrinkRefused
 from cache.keys import Keys
 from cache.sync import Syncer, china_today, read_meta
 from cache.tally import Tally, physician_steps, rejected_on
-from gateway.cli import EXIT_OK, EXIT_SHRINK, main
-from rules.importer import import_files
+from gateway.cli.main import EXIT_OK, EXIT_SHRINK, main
 from rules.model import OPEN_END, Agreement, Credit, PhysicianRecord, Sanction
 from rules.profiles import Profile
-from rules.seed import institution_code, physician_code, seed
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
+from rules.store.seed import institution_code, physician_code, seed
 
 N = 400
 

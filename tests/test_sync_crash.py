@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 import redis
 
+from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys
-from cache.layout import encode_physician
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer, read_meta
 from rules.profiles import Profile
-from rules.seed import physician_code, seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import physician_code, seed
 from tests.fault_servers import run_cli
 
 N = 20_000  # a few tenths of a second of sync: room for kills at every stage
 KILLS = 20
 FORKS = multiprocessing.get_context("forkserver")  # single-threaded parent of the syncs
-FORKS.set_forkserver_preload(["gateway.commands", "tests.fault_servers"])
+FORKS.set_forkserver_preload(["gateway.cli.commands", "tests.fault_servers"])
 PROBES = [physician_code(i) for i in (0, 1, 7, N // 2, N - 1)]
 
 

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from cache.errors import LockLost, ShrinkRefused, SyncLocked
 from cache.keys import BUILD_TTL_SECONDS, Keys
 from cache.sync import Syncer, read_meta
-from gateway.cli import EXIT_LOCKED, EXIT_OK, EXIT_SHRINK, main
-from rules import store as schema
+from gateway.cli.main import EXIT_LOCKED, EXIT_OK, EXIT_SHRINK, main
 from rules.profiles import Profile
-from rules.seed import physician_code, seed
-from rules.store import _CHANGES_LOCK, Store
+from rules.store import schema
+from rules.store.scans import _CHANGES_LOCK, Store
+from rules.store.seed import physician_code, seed
 
 N = 400
 

@@ -10,14 +10,14 @@ import orjson
 import pytest
 import redis
 
+from cache.blocking_reader import SnapshotReader
 from cache.keys import Keys
-from cache.reader import SnapshotCache
+from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer, read_meta
-from cache.threaded import SnapshotReader
-from rules.importer import import_files
 from rules.profiles import Profile
-from rules.seed import physician_code, seed
-from rules.store import Store
+from rules.store.importer import import_files
+from rules.store.scans import Store
+from rules.store.seed import physician_code, seed
 
 A, B, C = physician_code(1), physician_code(2), physician_code(3)
 

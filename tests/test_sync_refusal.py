@@ -9,8 +9,8 @@ from cache.errors import ShrinkRefused
 from cache.keys import Keys
 from cache.sync import Syncer, read_meta
 from rules.profiles import Profile
-from rules.seed import seed
-from rules.store import Store
+from rules.store.scans import Store
+from rules.store.seed import seed
 
 
 def test_refused_shrink_leaves_no_generation_behind(sqlite_store: Store, redis: redis.Redis, keys: Keys,

@@ -1,4 +1,4 @@
-"""Memoised line answers (gateway.verdicts) never outlive what they were decided from."""
+"""Memoised line answers (gateway.check.verdicts) never outlive what they were decided from."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import orjson
 
-from cache.reader import UNREAD, Snapshot
-from gateway.checker import Policy, decide_claim
-from gateway.schemas import parse_claim
+from cache.snapshot_cache import UNREAD, Snapshot
+from gateway.api.schemas import parse_claim
+from gateway.check.core import Policy, decide_claim
 from gateway.settings import Settings
 from rules.model import Agreement, InstitutionRecord, PhysicianRecord, Sanction
 from rules.profiles import Profile

@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from bench.setup import naive_institutions_key, naive_key
-from cache.layout import decode_institution, decode_physician
-from gateway.decision import decide_line
-from gateway.schemas import CheckRequest, CheckResponse, service_day
+from cache.codec import decode_institution, decode_physician
+from gateway.api.schemas import CheckRequest, CheckResponse, service_day
+from gateway.check.decision import decide_line
 from rules.model import InstitutionRecord, iso
 from rules.profiles import load_profile
 

@@ -21,8 +21,8 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.decision import decide_line
-from gateway.schemas import service_day
+from gateway.api.schemas import service_day
+from gateway.check.decision import decide_line
 from rules.model import OPEN_END, Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction, iso
 from rules.profiles import load_profile
 

@@ -1,0 +1,70 @@
+"""The OpenAPI document: every route's request and answer shapes, the API-key schemes, the error bodies.
+
+FastAPI documents what it can see; the claim check and the ``/nhsa/`` transactions read their
+bodies themselves (fast paths), so their schemas are added here: ``CheckRequest`` for the check,
+``gateway.formats.nhsa.openapi`` for the platform's envelopes.  Every error answer is documented with its
+body: ``Problem`` (``{"detail": "…"}``), ``ValidationProblem`` (the 422's list naming each field),
+and on ``/nhsa/`` the platform's envelope (``NhsaAnswer``), 401 included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from gateway.api.auth import PROTECTED_PREFIX
+from gateway.api.schemas import CheckRequest
+from gateway.formats.nhsa import openapi as nhsa
+
+__all__ = ["build_openapi"]
+
+_PROBLEM = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+_LOC = {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}
+_VALIDATION = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
+    "type": "object", "required": ["type", "loc", "msg"],
+    "properties": {"type": {"type": "string"}, "loc": _LOC, "msg": {"type": "string"}}}}}}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+
+
+def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    defs = CheckRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(defs.pop("$defs", {}))
+    components["CheckRequest"] = defs
+    components.update(nhsa.components())
+    components["Problem"] = _PROBLEM
+    components["ValidationProblem"] = _VALIDATION
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                if status in ("413", "503") and "content" not in answer:
+                    answer["content"] = _body("Problem")
+                elif status == "422" and not path.startswith("/nhsa/"):
+                    answer["content"] = _body("ValidationProblem")
+            if path.startswith("/nhsa/"):
+                operation["responses"].pop("422", None)  # the platform's way: infcode -1 in a 200, never a 422
+    if api_keys:
+        _document_keys(schema)
+    return schema
+
+
+def _document_keys(schema: dict[str, Any]) -> None:
+    """Declare the API-key schemes, and the 401 with its body, on every operation ApiKeyGuard protects."""
+    schema["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(PROTECTED_PREFIX):
+            continue
+        body = _body(nhsa.ANSWER) if path.startswith("/nhsa/") else _body("Problem")
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
+            operation.setdefault("responses", {})["401"] = {"description": "Missing or unknown API key",
+                                                            "content": body}

@@ -1,0 +1,12 @@
+"""The exit codes of every `drgate` command, defined once (docs/cli.md lists them for cron and CI)."""
+
+from __future__ import annotations
+
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK"]
+
+EXIT_OK = 0  # done
+EXIT_FAILED = 1  # could not be done: Redis or the store unreachable, a check failed
+EXIT_INPUT = 2  # bad input: a file, a flag or a setting named in the message
+EXIT_LOCKED = 3  # another sync holds the lock; nothing was published
+EXIT_SHRINK = 4  # the content guard refused a publication that dropped too much
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it

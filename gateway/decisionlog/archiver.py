@@ -1,0 +1,155 @@
+"""``drgate decisions archive``: move the decision log (a Redis Stream) into the store's archive.
+
+The archiver reads the stream as a member of the consumer group ``archive`` (``XREADGROUP``),
+inserts a batch in one transaction (``rules.store.archive.writes.Archive.insert``: idempotent by decision id)
+and acknowledges it (``XACK``) only after the commit.  An archiver killed between commit and
+acknowledgement leaves its entries pending: another archiver (or itself, restarted) claims
+entries idle longer than ``claim_idle`` seconds (``XAUTOCLAIM``) and archives them again, which
+inserts nothing twice.  Several archivers may run at once; the group shares the entries out.
+
+Redis failing (down, restarting, failing over) stops nothing but the reads: the archiver waits
+and reconnects.  The group and its pending entries survive a Redis restart with persistence.
+An entry that is not of any layout is logged by stream id and acknowledged (it would block
+nothing, but would be claimed for ever); entries trimmed from the stream before they were
+archived are logged and counted (``DRGATE_DECISION_LOG_MAXLEN`` must hold the archiver's lag).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from gateway.decisionlog.entries import EntryError, parse_entry, received_day
+from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback
+from rules.store.archive.writes import Archive
+
+__all__ = ["GROUP", "Archiver", "ArchiverStats"]
+
+log = logging.getLogger(__name__)
+
+GROUP = "archive"
+#: Days of partitions created ahead of today (PostgreSQL), so the day's first insert finds them.
+DAYS_AHEAD = 3
+
+
+@dataclass(slots=True)
+class ArchiverStats:
+    read: int = 0  # entries read from the stream (new or claimed)
+    archived: int = 0  # decisions inserted (not archived before)
+    lines: int = 0  # their lines
+    feedback: int = 0
+    malformed: int = 0
+    lost: int = 0  # pending entries trimmed from the stream before they were archived
+    started: float = field(default_factory=time.monotonic)
+
+
+class Archiver:
+    def __init__(self, client: redis.Redis, stream: str, archive: Archive, *, batch: int = 1000,
+                 block_ms: int = 1000, claim_idle: float = 60.0, consumer: str | None = None,
+                 keep_days: int = 1095) -> None:
+        self.redis = client
+        self.stream = stream
+        self.archive = archive
+        self.batch = batch
+        self.block_ms = block_ms
+        self.claim_idle_ms = int(claim_idle * 1000)
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.keep_days = keep_days
+        self.stats = ArchiverStats()
+        self._claim_from = "0-0"
+        self._group_ready = False
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:  # from the stream's start: entries written before the first archiver ran are archived too
+            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def step(self) -> int:
+        """Claim idle pending entries, else read new ones; archive and acknowledge. Entries handled."""
+        self._ensure_group()
+        entries = self._claim()
+        if not entries:
+            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
+                                               block=self.block_ms or None)
+            entries = reply[0][1] if reply else []
+        if entries:
+            self._archive(entries)
+        return len(entries)
+
+    def _claim(self) -> list[Any]:
+        reply: Any = self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms,
+                                           start_id=self._claim_from, count=self.batch)
+        self._claim_from = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if len(reply) > 2 and reply[2]:  # Redis 7: ids claimed but no longer in the stream (trimmed)
+            self.stats.lost += len(reply[2])
+            log.error("decision archive: %d pending entries were trimmed from the stream before they were "
+                      "archived (first %s); raise DRGATE_DECISION_LOG_MAXLEN or run more archivers",
+                      len(reply[2]), reply[2][0])
+        return [e for e in reply[1] if e[1]]
+
+    def _archive(self, entries: list[Any]) -> None:
+        decisions: list[ArchivedDecision] = []
+        feedback: list[ArchivedFeedback] = []
+        for entry_id, fields in entries:
+            raw = fields.get(b"d")
+            try:
+                if raw is None:
+                    raise EntryError("no field d")
+                parsed = parse_entry(raw)
+            except EntryError as exc:
+                self.stats.malformed += 1
+                log.error("decision archive: entry %s is not a decision log entry (%s); skipped", entry_id, exc)
+                continue
+            if isinstance(parsed, ArchivedDecision):
+                decisions.append(parsed)
+            else:
+                feedback.append(parsed)
+        added, lines = self.archive.insert(decisions, feedback)  # commits; only then acknowledge
+        self.redis.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
+        self.stats.read += len(entries)
+        self.stats.archived += added
+        self.stats.lines += lines
+        self.stats.feedback += len(feedback)
+
+    def prepare(self, today: date | None = None) -> None:
+        """Partitions of the coming days, and retention: days past ``keep_days`` dropped."""
+        today = today or received_day(int(time.time() * 1000))
+        self.archive.ensure_partitions(today + timedelta(n) for n in range(-1, DAYS_AHEAD + 1))
+        self.archive.drop_before(today - timedelta(self.keep_days))
+
+    def run(self, *, once: bool = False, should_stop: Callable[[], bool] = lambda: False) -> ArchiverStats:
+        """Archive until stopped (``once``: until the stream holds nothing new nor claimable)."""
+        self.prepare()
+        prepared = time.monotonic()
+        backoff = 0.1
+        while not should_stop():
+            try:
+                handled = self.step()
+            except (RedisError, OSError) as exc:
+                log.warning("decision archive: redis unavailable (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                self._group_ready = False
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            if once and not handled:
+                break
+            if time.monotonic() - prepared > 3600:  # a long-running archiver crosses midnight
+                self.prepare()
+                prepared = time.monotonic()
+        return self.stats

@@ -1,0 +1,177 @@
+"""The decision log: every claim's decision, appended to a Redis Stream off the hot path.
+
+A request only appends its serialised entry to an in-memory list (~2 µs for 20 lines); a
+background task writes the list every ``flush_interval`` seconds, or sooner when ``batch`` entries
+wait: one script call a batch (at most ``batch`` entries and ``BATCH_BYTES``, so one call never
+holds Redis long) that ``XADD``s each entry and trims the stream to its retention, bounded in
+entries, bytes and age (``gateway.decisionlog.retention``).  It may live in a Redis of its own
+(``DRGATE_DECISION_LOG_URL``): the log then cannot take memory from the snapshot at all.
+While Redis is down the entries wait in memory, at most ``buffer`` of them; past that a new
+entry is dropped and counted (``drgate_decision_log_dropped_total``), never the request.  Each failed
+write also appends the entries not yet spooled to the worker's spool file (``gateway.decisionlog.spool``),
+which the next worker to start replays: a worker killed during an outage loses at most what it
+answered since the last attempt (``flush_interval``).  Delivery is
+at least once: a batch cut off at shutdown may be written twice; ``id`` tells them apart.
+
+An entry has one field, ``d``: a JSON object (one field, not seven: redis-py packs each
+argument in Python, and the writer shares the event loop with the requests); its layout is
+``gateway.decisionlog.entries``'.  ``drgate decisions archive`` moves the stream into the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from cache.keys import Keys
+from gateway.check.core import ClaimResult
+from gateway.decisionlog.entries import decision_entry
+from gateway.decisionlog.retention import APPEND, Retention
+from gateway.decisionlog.spool import Spool
+
+__all__ = ["APPEND_SCRIPT", "DecisionLog"]
+
+log = logging.getLogger(__name__)
+
+#: The append script (``gateway.decisionlog.retention``): XADD each entry, then trim to the retention.
+APPEND_SCRIPT = APPEND
+#: Payload bytes a script call writes at most (one entry more if that one alone is larger): a
+#: batch of 500 1,000-line claims would be ~49 MB, holding a shared Redis for tens of ms.
+BATCH_BYTES = 1 << 20
+
+
+class DecisionLog:
+    """A batch is one script call (XADD each entry, then trim): one XADD per entry through
+    redis-py's pipeline held drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no
+    decision log at all."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention: Retention, *, flush_interval: float = 0.1,
+                 batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
+                 spool: Spool | None = None) -> None:
+        self.redis = client
+        self.keys = [keys.decisions, keys.decision_slices, keys.decision_size]
+        self.retention = retention.args()
+        self.flush_interval = flush_interval
+        self.batch = batch
+        self.buffer = buffer
+        self.written = 0
+        self.dropped = 0
+        self._pending: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+        self._stopping = False
+        self._append = client.register_script(APPEND_SCRIPT)
+        self.fail_open = fail_open
+        self.profile = profile
+        self.spool = spool
+        self._spooled = 0  # entries at the head of _pending that the spool holds
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def append_entry(self, entry: dict[str, object]) -> None:
+        """Keep an entry of another kind (it names its ``kind``) for the writer; never raises."""
+        if len(self._pending) >= self.buffer:
+            self.dropped += 1
+            return
+        self._pending.append(orjson.dumps(entry))
+        if len(self._pending) == self.batch:
+            self._wake.set()
+
+    def append(self, result: ClaimResult, front: str = "v1", caller: str | None = None,
+               mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
+        """Hot path: keep the entry for the writer; never waits, never raises.
+
+        The entry is serialised here (~2 µs for 20 lines), not by the writer: bytes are outside
+        the cyclic GC, where a held result and its lines, ~25 objects a claim, made the young
+        collections promote and walk thousands of them (~20 µs a 20-line claim, measured)."""
+        pending = self._pending
+        if len(pending) >= self.buffer:
+            self.dropped += 1
+            return
+        pending.append(decision_entry(time.time(), result, front, caller, mdtrt, sent, fail_open=self.fail_open,
+                                      profile=self.profile))
+        if len(pending) == self.batch:
+            self._wake.set()
+
+    async def start(self) -> None:
+        if self.spool is not None:  # a stopped worker's unwritten entries go first
+            recovered = self.spool.recover()
+            self._pending[:0] = recovered
+            self._spooled = len(recovered)
+        self._task = asyncio.create_task(self._run(), name="drgate-decision-log")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Write what waits (for at most ``timeout`` seconds), then stop the writer."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):  # wait_for cancels the writer at the timeout
+            await asyncio.wait_for(self._task, timeout)
+        self._task = None
+        self._spool_rest()
+        if self._pending:
+            log.error("decision log: %d entries not written at shutdown%s", len(self._pending),
+                      f"; spooled to {self.spool.path} for the next start" if self.spool is not None else "")
+        if self.spool is not None:
+            self.spool.close()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # the writer must outlive any one bad batch; the entries stay queued
+                log.exception("decision log writer failed; retrying")
+            if self._stopping and not self._pending:
+                return
+
+    async def flush(self) -> None:
+        """Write every waiting entry, a batch per round trip; on a Redis error keep them for later."""
+        while self._pending:
+            chunk = self._chunk()
+            try:
+                await self._append(keys=self.keys, args=[*self.retention, *chunk])
+            except (RedisError, OSError) as exc:
+                if not self._failing:
+                    log.warning("decision log: redis unavailable (%s); %d entries wait in memory",
+                                type(exc).__name__, len(self._pending))
+                self._failing = True
+                self._spool_rest()  # a kill from now on loses nothing answered before this attempt
+                return
+            del self._pending[: len(chunk)]
+            self._spooled = max(0, self._spooled - len(chunk))
+            self.written += len(chunk)
+            if self._failing:
+                log.info("decision log: writing again")
+                self._failing = False
+        if self.spool is not None:
+            self.spool.clear()
+
+    def _spool_rest(self) -> None:
+        """Spool the waiting entries the spool does not hold yet (a small write, during outages only)."""
+        if self.spool is not None:
+            self.spool.write(self._pending[self._spooled:])
+            self._spooled = len(self._pending)
+
+    def _chunk(self) -> list[bytes]:
+        """The oldest waiting entries, at most ``batch`` of them and BATCH_BYTES (at least one)."""
+        size = 0
+        for n, entry in enumerate(self._pending[: self.batch]):
+            size += len(entry)
+            if size > BATCH_BYTES and n:
+                return self._pending[:n]
+        return self._pending[: self.batch]
+
+

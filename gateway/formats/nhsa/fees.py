@@ -1,0 +1,148 @@
+"""2204 门诊费用明细信息上传 / 2301 住院费用明细信息上传: ``input.feedetail`` → lines, refusals, rows.
+
+    feedetail[].feedetl_sn       费用明细流水号, unique within the visit: the line's key with mdtrt_id
+    feedetail[].mdtrt_id         就诊ID
+    feedetail[].psn_no           人员编号 → ``patn_id`` of a result
+    feedetail[].bilg_dr_codg     开单医生编码: decides the line (``orders_dr_code`` 受单医生 does not)
+    feedetail[].fee_ocur_time    费用发生时间: its calendar day is the day decided on
+    feedetail[].med_type         医疗类别 (2301 carries it on every line): exempt when configured
+    feedetail[].exp_content      provincial extension, an object or a list of them (openhis
+                                 declares ``List<exp_content>``): ``er_flag`` 1 急诊 exempts
+    det_item_fee_sumamt (else cnt × pric)  the amount; negative (or a negative cnt): a refund
+
+A line that cannot be decided (no doctor code, no readable date, no key) is refused by itself.
+
+Without an upstream platform the accepted answer's ``output.result`` is one fee-split row a line
+(``FEE_ROW``), the shape HIS code reads after 2204 (openhis ``Output_2204.cs``: non-nullable
+``decimal`` fields; hsa-his reads ``selfpay_prop``, ``chrgitm_lv`` and ``med_chrgitm_type`` of
+every row).  drgate splits no fee: the amounts are the line's own, the ratios 0.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from gateway.formats.nhsa.lines import Line, Refusal
+from gateway.formats.nhsa.wire import Unreadable, amount, as_list, cents, code, day_of, objects, text
+
+__all__ = ["MAX_LINES", "read_fees", "rows"]
+
+MAX_LINES = 1000  # lines of one upload decided, as /v1's claims
+_ZERO = Decimal(0)
+
+
+def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Line], list[Refusal], list[Any]]:
+    """Lines, refusals and the parts of the fee-split rows (``rows``) of ``input``; ``Unreadable``
+    when the list itself is."""
+    try:
+        details = as_list(payload.get("feedetail"))
+    except Unreadable as exc:
+        raise Unreadable(f"input.feedetail: {exc}") from None
+    if not details:
+        raise Unreadable("input.feedetail: at least one line is required")
+    if len(details) > MAX_LINES:
+        raise Unreadable(f"input.feedetail: more than {MAX_LINES} lines; upload them in several requests")
+    if institution is None:
+        raise Unreadable("fixmedins_code: is required (the institution the lines are decided at)")
+    lines: list[Line] = []
+    refusals: list[Refusal] = []
+    parts: list[Any] = []
+    seen: set[tuple[str, str]] = set()
+    for i, detail in enumerate(details):
+        if not isinstance(detail, dict):
+            raise Unreadable(f"input.feedetail[{i}]: must be an object")
+        found = _read_line(detail, f"input.feedetail[{i}]", institution, seen)
+        if isinstance(found, Refusal):
+            refusals.append(found)
+        else:
+            line, part = found
+            lines.append(line)
+            parts.append(part)
+    return lines, refusals, parts
+
+
+def _read_line(detail: dict[str, Any], at: str, institution: str,
+               seen: set[tuple[str, str]]) -> tuple[Line, tuple[Any, ...]] | Refusal:
+    """The line, or its refusal; the fast path reads, ``_refusal`` names what is wrong."""
+    get = detail.get
+    try:
+        sn = text(get("feedetl_sn"), 30)
+        visit = text(get("mdtrt_id"), 30)
+        patient = text(get("psn_no"), 30) or ""
+        cnt = amount(get("cnt"))
+        pric = amount(get("pric"))
+        sumamt = amount(get("det_item_fee_sumamt"))
+        doctor = code(get("bilg_dr_codg"))
+        day = day_of(get("fee_ocur_time"))
+        med_type = text(get("med_type"), 6)
+        extension = get("exp_content")
+        emergency = bool(extension) and any(text(e.get("er_flag"), 3) == "1" for e in objects(extension))
+    except Unreadable:
+        return _refusal(detail, at, seen)
+    if not sn or not visit or doctor is None or day is None or (visit, sn) in seen:
+        return _refusal(detail, at, seen)
+    seen.add((visit, sn))
+    total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
+    refund = total < 0 or (cnt is not None and cnt < 0)
+    line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)
+    return line, (sn, total, cnt, pric)
+
+
+def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Refusal:
+    """Why a line cannot be decided, field by field, in the order the answer names them."""
+    sn = visit = patient = ""
+    total = _ZERO
+    field = "feedetl_sn"
+    try:
+        sn = text(detail.get(field), 30) or ""
+        field = "mdtrt_id"
+        visit = text(detail.get(field), 30) or ""
+        field = "psn_no"
+        patient = text(detail.get(field), 30) or ""
+        field = "cnt"
+        cnt = amount(detail.get(field))
+        field = "pric"
+        pric = amount(detail.get(field))
+        field = "det_item_fee_sumamt"
+        sumamt = amount(detail.get(field))
+        total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
+        field = "feedetl_sn"
+        if not sn:
+            raise Unreadable("is required: it names the line in the answer")
+        field = "mdtrt_id"
+        if not visit:
+            raise Unreadable("is required: feedetl_sn is unique within a visit only")
+        field = "feedetl_sn"
+        if (visit, sn) in seen:
+            raise Unreadable("repeats an earlier line of the same visit")
+        field = "bilg_dr_codg"
+        if code(detail.get(field)) is None:
+            raise Unreadable("is required: the ordering doctor (开单医生) decides the line")
+        field = "fee_ocur_time"
+        if day_of(detail.get(field)) is None:
+            raise Unreadable("is required: the line is decided on its day")
+        field = "med_type"
+        text(detail.get(field), 6)
+        field = "exp_content"
+        for ext in objects(detail.get(field)):
+            text(ext.get("er_flag"), 3)
+    except Unreadable as exc:
+        return Refusal(visit, sn, patient, total, f"{at}.{field}", str(exc))
+    raise AssertionError(f"{at}: the fast path refused a line the checks accept")  # a bug, never the input's
+
+
+def rows(read: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The fee-split rows of an accepted upload, built only when answered (no upstream)."""
+    return [_row(*parts) for parts in read]
+
+
+def _row(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:
+    price = float(pric) if pric is not None else 0.0  # 16,6
+    return {
+        "feedetl_sn": sn, "det_item_fee_sumamt": cents(total), "cnt": float(cnt) if cnt is not None else 0.0,
+        "pric": price, "pric_uplmt_amt": price, "selfpay_prop": 0.0, "fulamt_ownpay_amt": 0.0, "overlmt_amt": 0.0,
+        "preselfpay_amt": 0.0, "inscp_scp_amt": cents(total), "chrgitm_lv": "", "med_chrgitm_type": "",
+        "bas_medn_flag": "0", "hi_nego_drug_flag": "0", "chld_medc_flag": "0", "list_sp_item_flag": "0",
+        "lmt_used_flag": "0", "drt_reim_flag": "0", "memo": "",
+    }

@@ -1,0 +1,106 @@
+"""One fee line or order, read from the platform's wire format, and its decision by the shared core.
+
+Every front (2204/2301 fee details, 3101/3102 orders) reads its lines into ``Line`` and the lines
+it cannot decide into ``Refusal``; ``decide`` groups the lines by institution, builds the core's
+claim dict (``gateway.api.schemas.ClaimIn``) for each group directly, calls
+``gateway.check.core.decide_claim`` and hands back each line beside its ``LineResult``.
+
+Lines are kept in the envelope's order, not merged by ``feedetl_sn``: the serial is unique
+within a visit only (two visits of one upload may both have ``1``), so the (``mdtrt_id``,
+``feedetl_sn``) pair travels on the line and into the answer.  The decision log names a line by
+its ``feedetl_sn`` / ``rx_id`` (its claim is the envelope's ``msgid``).
+
+Refund lines (negative count or amount: 退费, the reversal of a charge already uploaded) are never
+decided: rejecting a refund would keep the fund's money on the wrong side.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from gateway.check.core import ClaimResult, LineResult, decide_claim
+from gateway.formats.nhsa.aliases import resolve
+from gateway.state import GatewayState
+
+__all__ = ["Decided", "Line", "Refusal", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    visit: str  # mdtrt_id 就诊ID
+    sn: str  # feedetl_sn 费用明细流水号 (2204/2301) or rx_id 处方(医嘱)标识 (3101/3102)
+    code: str  # the doctor's code as sent (bilg_dr_codg / drord_dr_codg)
+    day: str  # YYYY-MM-DD of fee_ocur_time / drord_begn_date
+    institution: str  # fixmedins_code / medins_id
+    patient: str  # psn_no / patn_id ("" when not sent)
+    amount: Decimal  # det_item_fee_sumamt / sumamt, else cnt × pric
+    med_type: str | None  # 医疗类别 of the line or its visit
+    emergency: bool  # a local emergency flag (exp_content.er_flag = 1)
+    refund: bool  # 退费: never rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A line that cannot be decided: it is answered alone, by its key and the field at fault."""
+
+    visit: str
+    sn: str
+    patient: str
+    amount: Decimal
+    field: str  # path in the envelope, e.g. input.feedetail[3].bilg_dr_codg
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    line: Line
+    result: LineResult
+    decision_id: str
+    resolved: str  # the 医保医师代码 decided on (differs from line.code when mapped)
+
+
+async def decide(state: GatewayState, claim_id: str, lines: list[Line], started: float, front: str = "nhsa",
+                 caller: str | None = None) -> list[Decided]:
+    """Decide every line that is not a refund; one core decision (and log entry) per institution."""
+    groups: dict[str, list[Line]] = {}
+    for line in lines:
+        if not line.refund:
+            groups.setdefault(line.institution, []).append(line)
+    decided: list[Decided] = []
+    for institution, group in groups.items():
+        result, resolved = await _decide_group(state, claim_id, institution, group)
+        state.observe(result, time.perf_counter() - started, front, caller,
+                      sorted({line.visit for line in group}), [line.code for line in group])
+        decided.extend(Decided(line, answer, result.decision_id, code)
+                       for line, answer, code in zip(group, result.lines, resolved, strict=True))
+    return decided
+
+
+async def _decide_group(state: GatewayState, claim_id: str, institution: str,
+                        group: list[Line]) -> tuple[ClaimResult, list[str]]:
+    snapshot = state.cache.snapshot
+    aliases = snapshot.aliases if snapshot is not None else None
+    claim_day = group[0].day
+    claim_lines: list[Any] = []
+    resolved: list[str] = []
+    for line in group:
+        code = resolve(aliases, institution, line.code, line.day)
+        resolved.append(code)
+        entry: dict[str, Any] = {"line_id": line.sn, "physician_code": code}
+        if line.day != claim_day:
+            entry["service_date"] = line.day
+        if line.emergency:
+            entry["emergency"] = True
+        if line.med_type is not None:
+            entry["med_type"] = line.med_type
+        claim_lines.append(entry)
+    claim = {"claim_id": claim_id, "institution_code": institution, "service_date": claim_day,
+             "lines": claim_lines}
+    records, absent = await state.reader.records_for(resolved)
+    cache = state.cache  # no await from here to the decision: the records are the snapshot as of now
+    result = decide_claim(claim, records, cache.snapshot, state.policy,  # type: ignore[arg-type]
+                          redis_ok=cache.redis_ok, absent=absent)
+    return result, resolved

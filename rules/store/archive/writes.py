@@ -1,0 +1,190 @@
+"""The decision archive's writes: idempotent inserts with the day's hash chain, partitions, retention.
+
+``Archive.insert`` takes a batch of decisions (and feedback) read from the decision log and
+commits them in one transaction: a decision already archived (the same ``decision_id`` on its
+day) is skipped, so a batch delivered twice (an archiver killed before its acknowledgement, two
+archivers claiming the same entries) is archived once.  Each day's chain head is locked for the
+transaction (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer), so concurrent
+archivers extend a day's chain one after the other.  Every insert also says ``ON CONFLICT DO
+NOTHING``, on both engines.
+
+On PostgreSQL the archive is partitioned by day (``rules.store.schema``): ``ensure_partitions``
+creates a day's partitions before its first insert (and the archiver creates the coming days'
+ahead); ``drop_before`` drops whole partitions.  On SQLite it deletes the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rules.store.archive.chain import (
+    DECISION_FIELDS,
+    GROUND_FIELDS,
+    LINE_FIELDS,
+    ArchivedDecision,
+    ArchivedFeedback,
+    Row,
+    digest,
+    genesis,
+    link,
+)
+from rules.store.schema import (
+    PARTITIONED,
+    decision_days,
+    decision_feedback,
+    decisions,
+)
+
+__all__ = ["Archive", "partition_name"]
+
+log = logging.getLogger(__name__)
+
+#: pg_advisory_xact_lock key serialising partition DDL between archivers ("drgdec" in ASCII).
+_PARTITION_LOCK = 0x647267646563
+_DECISION_COLUMNS = (*DECISION_FIELDS, "seq", "chain")
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}_{day:%Y%m%d}"
+
+
+class Archive:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self._partitioned: set[date] = set()  # days whose partitions this process knows exist
+        self._sql = {"decisions": self._rows_sql("decisions", _DECISION_COLUMNS),
+                     "decision_lines": self._rows_sql("decision_lines", LINE_FIELDS),
+                     "decision_grounds": self._rows_sql("decision_grounds", GROUND_FIELDS)}
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+
+    def _rows_sql(self, table: str, columns: Sequence[str]) -> str:
+        mark = "%s" if self.postgres else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join([mark] * len(columns))}) ON CONFLICT DO NOTHING'
+
+    def _write_rows(self, conn: Connection, table: str, columns: Sequence[str], rows: list[Row]) -> None:
+        """Rows as tuples straight to the driver: SQLAlchemy's per-value processing cost more than
+        SQLite's inserts (measured: 2.1 s of 4.4 s for 60,000 lines).  On PostgreSQL lines and
+        grounds are copied (``COPY``): only rows of decisions this transaction inserted, under the
+        day's lock, so no conflict can arise there."""
+        raw: Any = conn.connection.dbapi_connection
+        with contextlib.closing(raw.cursor()) as cursor:
+            if self.postgres and table != "decisions":
+                names = ", ".join(f'"{c}"' for c in columns)
+                with cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(self._sql[table], rows)
+
+    # -- partitions (PostgreSQL) ---------------------------------------------------------------
+
+    def ensure_partitions(self, days: Iterable[date]) -> None:
+        """Create the partitions of each day not known to exist (no-op on SQLite)."""
+        wanted = sorted(set(days) - self._partitioned)
+        if not self.postgres or not wanted:
+            self._partitioned.update(wanted)
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PARTITION_LOCK})
+            for day in wanted:
+                bounds = f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(1)).isoformat()}')"
+                for table in PARTITIONED:
+                    conn.execute(sa.text(f'CREATE TABLE IF NOT EXISTS "{partition_name(table.name, day)}" '
+                                         f'PARTITION OF "{table.name}" FOR VALUES {bounds}'))
+        self._partitioned.update(wanted)
+
+    def partition_days(self) -> list[date]:
+        """Days with partitions (PostgreSQL) or rows (SQLite), oldest first."""
+        with self.engine.connect() as conn:
+            if self.postgres:
+                names = conn.execute(sa.text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'decisions'::regclass")).scalars()
+                return sorted(date(int(n[-8:-4]), int(n[-4:-2]), int(n[-2:])) for n in names)
+            return sorted(set(conn.execute(sa.select(decisions.c.day).distinct()).scalars()))
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert(self, batch: Sequence[ArchivedDecision], feedback: Sequence[ArchivedFeedback] = ()) -> tuple[int, int]:
+        """Archive the decisions not archived yet and the feedback; (decisions, lines) that were new."""
+        by_day: dict[date, list[ArchivedDecision]] = defaultdict(list)
+        for d in batch:
+            by_day[d.day].append(d)
+        self.ensure_partitions(by_day)
+        added = lines = 0
+        with self.engine.begin() as conn:
+            for day in sorted(by_day):  # one order for every archiver: no lock cycle between them
+                new, new_lines = self._insert_day(conn, day, by_day[day])
+                added, lines = added + new, lines + new_lines
+            if feedback:
+                conn.execute(self._insert(decision_feedback), [f.row for f in feedback])
+        return added, lines
+
+    def _insert_day(self, conn: Connection, day: date, batch: list[ArchivedDecision]) -> tuple[int, int]:
+        # A write first: SQLite takes its write lock here rather than failing to upgrade a read.
+        conn.execute(self._insert(decision_days), [{"day": day, "count": 0, "head": genesis(day)}])
+        head_q = sa.select(decision_days.c.count, decision_days.c.head).where(decision_days.c.day == day)
+        count, head = conn.execute(head_q.with_for_update() if self.postgres else head_q).one()
+        ids = [d.decision_id for d in batch]
+        known = set(conn.execute(sa.select(decisions.c.decision_id).where(
+            decisions.c.day == day, decisions.c.decision_id.in_(ids))).scalars())
+        rows: list[Row] = []
+        lines: list[Row] = []
+        grounds: list[Row] = []
+        for d in batch:
+            key = d.decision_id
+            if key in known:
+                continue
+            known.add(key)
+            count += 1
+            head = link(head, digest(d.decision, d.lines, d.grounds))
+            rows.append((*d.decision, count, head))
+            lines.extend(d.lines)
+            grounds.extend(d.grounds)
+        if not rows:
+            return 0, 0
+        self._write_rows(conn, "decisions", _DECISION_COLUMNS, rows)
+        if lines:
+            self._write_rows(conn, "decision_lines", LINE_FIELDS, lines)
+        if grounds:
+            self._write_rows(conn, "decision_grounds", GROUND_FIELDS, grounds)
+        conn.execute(decision_days.update().where(decision_days.c.day == day).values(count=count, head=head))
+        return len(rows), len(lines)
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def drop_before(self, cutoff: date) -> list[date]:
+        """Remove every archived day before ``cutoff``: its partitions, chain head and feedback."""
+        days = [d for d in self.partition_days() if d < cutoff]
+        with self.engine.begin() as conn:
+            if self.postgres:
+                for day in days:
+                    for table in reversed(PARTITIONED):
+                        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{partition_name(table.name, day)}"'))
+            else:
+                for table in PARTITIONED:
+                    conn.execute(table.delete().where(table.c.day < cutoff))
+            conn.execute(decision_days.delete().where(decision_days.c.day < cutoff))
+            conn.execute(decision_feedback.delete().where(decision_feedback.c.day < cutoff))
+        self._partitioned.difference_update(days)
+        if days:
+            log.info("decision archive: dropped %d day(s) before %s", len(days), cutoff)
+        return days
