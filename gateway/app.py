@@ -28,6 +28,7 @@ from gateway.api.openapi import build_openapi
 from gateway.api.v1 import router
 from gateway.check.core import Policy
 from gateway.connections import async_redis, close_async_redis, open_store
+from gateway.decisionlog.backlog import ArchiveBacklog
 from gateway.decisionlog.retention import Retention
 from gateway.decisionlog.spool import Spool
 from gateway.decisionlog.writer import DecisionLog
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 spool=Spool(Path(settings.var_dir) / "spool"))
         await decisions.start()
         metrics.decisions = decisions
+        metrics.backlog = ArchiveBacklog(log_client, cache.keys)
         front = NhsaFront(settings)
         await front.start()  # the pooled client to the platform, when DRGATE_NHSA_UPSTREAM is set
         app.state.nhsa = front
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
                                          reader, metrics, decisions,
                                          store if settings.status_store else None,  # the help desk's reasons only
-                                         calendar, ArchiveReader(store.engine))  # /v1/decisions
+                                         calendar, ArchiveReader(store.engine),  # /v1/decisions
+                                         backlog=metrics.backlog)
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:
@@ -121,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         state: GatewayState = request.app.state.gateway
+        if state.backlog is not None:
+            await state.backlog.check()
         return Response(state.metrics.render(state.cache), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)

@@ -19,6 +19,7 @@ from rules.profiles import Profile
 from rules.store.scans import Store
 
 if TYPE_CHECKING:
+    from gateway.decisionlog.backlog import ArchiveBacklog
     from gateway.decisionlog.writer import DecisionLog
     from rules.store.archive.reads import ArchiveReader
 
@@ -39,6 +40,7 @@ class GatewayState:
     calendar: WorkingCalendar | None = None
     archive: ArchiveReader | None = None  # lookups of /v1/decisions
     eviction: EvictionWatch = field(default_factory=EvictionWatch)  # the snapshot Redis's maxmemory-policy
+    backlog: ArchiveBacklog | None = None  # the archiver's progress through the decision log
 
     def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
                 mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:

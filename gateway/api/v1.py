@@ -140,7 +140,8 @@ async def readyz(request: Request) -> Response:
     ``redis`` says whether Redis answers now; alert on ``drgate_redis_up``, not on this.
     503 before a first snapshot, and while the snapshot held was computed for another profile
     (``detail`` names both).  ``last_sync``: the last sync's time and outcome, as ``meta`` tells.
-    ``warnings``: an eviction policy that can evict snapshot keys (``cache.eviction``)."""
+    ``warnings``: an eviction policy that can evict snapshot keys (``cache.eviction``), an archiver
+    behind the decision log or entries trimmed before it read them (``gateway.decisionlog.backlog``)."""
     state: GatewayState = request.app.state.gateway
     warnings: list[str] = []
     try:
@@ -148,6 +149,10 @@ async def readyz(request: Request) -> Response:
         redis_ok = True
         if (eviction := await state.eviction.warning(state.redis)) is not None:
             warnings.append(eviction)
+        if state.backlog is not None:  # the decision log's Redis, which may be another
+            await state.backlog.check()
+            if (behind := state.backlog.warning()) is not None:
+                warnings.append(behind)
     except Exception as exc:  # any failure to reach Redis means not ready; say which
         log.warning("readyz: redis ping failed: %s", type(exc).__name__)
         redis_ok = False

@@ -10,8 +10,10 @@ inserts nothing twice.  Several archivers may run at once; the group shares the 
 Redis failing (down, restarting, failing over) stops nothing but the reads: the archiver waits
 and reconnects.  The group and its pending entries survive a Redis restart with persistence.
 An entry that is not of any layout is logged by stream id and acknowledged (it would block
-nothing, but would be claimed for ever); entries trimmed from the stream before they were
-archived are logged and counted (``DRGATE_DECISION_LOG_MAXLEN`` must hold the archiver's lag).
+nothing, but would be claimed for ever).  The log's trim waits for the group
+(``gateway.decisionlog.retention``) but for its byte bound, the memory's: entries trimmed before
+they were archived are logged and counted as ``lost`` (pending ones the archiver finds gone, and
+the count of never-read ones the trim left in the ledger), and ``--once`` exits 1 for them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.decisionlog.entries import EntryError, parse_entry, received_day
+from gateway.decisionlog.retention import ARCHIVE_GROUP, TAKE_UNARCHIVED
 from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback
 from rules.store.archive.writes import Archive
 
@@ -37,7 +40,7 @@ __all__ = ["GROUP", "Archiver", "ArchiverStats"]
 
 log = logging.getLogger(__name__)
 
-GROUP = "archive"
+GROUP = ARCHIVE_GROUP
 #: Days of partitions created ahead of today (PostgreSQL), so the day's first insert finds them.
 DAYS_AHEAD = 3
 
@@ -49,7 +52,7 @@ class ArchiverStats:
     lines: int = 0  # their lines
     feedback: int = 0
     malformed: int = 0
-    lost: int = 0  # pending entries trimmed from the stream before they were archived
+    lost: int = 0  # entries trimmed from the stream before they were archived
     started: float = field(default_factory=time.monotonic)
 
 
@@ -68,6 +71,8 @@ class Archiver:
         self.stats = ArchiverStats()
         self._claim_from = "0-0"
         self._group_ready = False
+        self._size = f"{stream}:size"  # the retention ledger's sums (cache.keys: decision_size)
+        self._take_unarchived = client.register_script(TAKE_UNARCHIVED)
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -82,6 +87,7 @@ class Archiver:
     def step(self) -> int:
         """Claim idle pending entries, else read new ones; archive and acknowledge. Entries handled."""
         self._ensure_group()
+        self._count_trimmed()
         entries = self._claim()
         if not entries:
             reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
@@ -98,9 +104,18 @@ class Archiver:
         if len(reply) > 2 and reply[2]:  # Redis 7: ids claimed but no longer in the stream (trimmed)
             self.stats.lost += len(reply[2])
             log.error("decision archive: %d pending entries were trimmed from the stream before they were "
-                      "archived (first %s); raise DRGATE_DECISION_LOG_MAXLEN or run more archivers",
+                      "archived (first %s); raise DRGATE_DECISION_LOG_MAX_BYTES or run more archivers",
                       len(reply[2]), reply[2][0])
         return [e for e in reply[1] if e[1]]
+
+    def _count_trimmed(self) -> None:
+        """Entries the log's byte bound trimmed before this group read them (the trim counted them)."""
+        trimmed = int(self._take_unarchived(keys=[self._size]))
+        if trimmed:
+            self.stats.lost += trimmed
+            log.error("decision archive: %d entries were trimmed from the decision log before they were read "
+                      "(its byte bound, DRGATE_DECISION_LOG_MAX_BYTES, was reached while the archiver was behind); "
+                      "they are not in the archive", trimmed)
 
     def _archive(self, entries: list[Any]) -> None:
         decisions: list[ArchivedDecision] = []

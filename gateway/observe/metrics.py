@@ -17,6 +17,10 @@ Gateway, per worker (names as scraped):
     drgate_snapshot_profile_mismatch          1 while the snapshot held is of another profile
     drgate_decision_log_written_total / _dropped_total   decision-log entries written, dropped
     drgate_decision_log_pending               decision-log entries waiting in memory
+    drgate_decision_archive_lag               decision-log entries the archiver has not archived yet
+    drgate_decision_archive_behind            1 while the log keeps entries past its entry or age bound for it
+    drgate_decision_log_unarchived_trimmed    entries the byte bound trimmed before the archiver read them
+                                              (until an archiver takes the count; alert on any)
     drgate_refused_total{front,cause}         requests and envelopes refused: front v1 | nhsa,
                                               cause unauthorized | too_large | invalid |
                                               unreadable_line (an envelope answered, a line refused)
@@ -48,6 +52,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 if TYPE_CHECKING:
     from cache.snapshot_cache import SnapshotCache
     from gateway.check.core import ClaimResult
+    from gateway.decisionlog.backlog import ArchiveBacklog
     from gateway.decisionlog.writer import DecisionLog
 
 __all__ = ["Metrics", "front_of", "write_sync_metrics"]
@@ -117,6 +122,14 @@ class Metrics:
                                  registry=r, multiprocess_mode="livesum")
         self.log_dropped = Counter("drgate_decision_log_dropped",
                                    "Decision-log entries dropped (buffer full while Redis was down)", registry=r)
+        self.archive_lag = Gauge("drgate_decision_archive_lag", "Decision-log entries the archiver has not archived",
+                                 registry=r, multiprocess_mode="livemax")
+        self.archive_behind = Gauge("drgate_decision_archive_behind",
+                                    "1 while the decision log keeps entries past its bounds for the archiver",
+                                    registry=r, multiprocess_mode="livemax")
+        self.log_trimmed_unarchived = Gauge("drgate_decision_log_unarchived_trimmed",
+                                            "Decision-log entries trimmed (byte bound) before the archiver read them",
+                                            registry=r, multiprocess_mode="livemax")
         self.auth_refused = Counter("drgate_auth_refused", "Requests refused for a missing or unknown API key",
                                     registry=r)
         self.refused = Counter("drgate_refused", "Requests and envelopes refused, by front and cause",
@@ -125,6 +138,7 @@ class Metrics:
               ["version", "profile", "enforce", "fail_mode"], registry=r, multiprocess_mode="max").labels(
             drgate_version(), profile, str(enforce).lower(), fail_mode).set(1)
         self.decisions: DecisionLog | None = None  # set by the app when the decision log runs
+        self.backlog: ArchiveBacklog | None = None  # likewise: the archiver's progress through it
         self._pending: Tally[tuple[str, str]] = Tally()
         self._claims: dict[str, int] = {}
         self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
@@ -166,6 +180,11 @@ class Metrics:
             self.log_dropped.inc(max(0, dropped - self._log_seen[1]))
             self._log_seen = (written, dropped)
             self.log_pending.set(decisions.pending)
+        backlog = self.backlog
+        if backlog is not None:
+            self.archive_lag.set(backlog.lag)
+            self.archive_behind.set(1 if backlog.behind else 0)
+            self.log_trimmed_unarchived.set(backlog.trimmed)
         if cache.snapshot is not None:
             self.snapshot_version.set(cache.snapshot.version)
             self.snapshot_published.set(cache.snapshot.published_ts)
