@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from cache.digest import bucket_term, entries_term, frame, hexdigest
+from cache.errors import SnapshotFileRefused
 
 __all__ = ["FORMAT", "Loaded", "SnapshotFile", "frame_buckets", "parse_framed"]
 
@@ -44,10 +45,6 @@ FORMAT = 1
 #: ``meta`` fields the file keeps: what ``SnapshotCache.build`` reads.
 META_FIELDS = ("generation", "version", "published_at", "published_ts", "physicians", "buckets", "id",
                "generation_id", "digest", "profile", "verified_ts")
-
-
-class Refused(Exception):
-    """Why a snapshot file is not used (said in the log, with the file's path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +121,11 @@ class SnapshotFile:
     def write(self, meta: Mapping[bytes, bytes], buckets: list[bytes], overflow: Mapping[bytes, bytes],
               institutions: Mapping[bytes, bytes], aliases: Mapping[bytes, bytes]) -> int:
         """Check the content against ``meta``'s digest and write the file atomically; its size.
-        ``Refused`` (nothing written) when the content does not give the digest."""
+        ``SnapshotFileRefused`` (nothing written) when the content does not give the digest."""
         digest = hexdigest((*(bucket_term(b) for b in buckets), entries_term(b"px", overflow),
                             entries_term(b"i", institutions)))
         if digest != meta.get(b"digest", b"").decode():
-            raise Refused(f"the snapshot read from Redis gives digest {digest}, not the published "
+            raise SnapshotFileRefused(f"the snapshot read from Redis gives digest {digest}, not the published "
                           f"{meta.get(b'digest', b'').decode()}")
         sections = [(f"b{n}", blob) for n, blob in enumerate(buckets) if blob]
         sections += [("x", frame_entries(overflow)), ("i", frame_entries(institutions)),
@@ -160,7 +157,7 @@ class SnapshotFile:
             return self._load()
         except FileNotFoundError:
             log.info("no snapshot file at %s", self.path)
-        except Refused as exc:
+        except SnapshotFileRefused as exc:
             log.error("snapshot file %s refused: %s", self.path, exc)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             log.error("snapshot file %s refused: unreadable (%s)", self.path, type(exc).__name__)
@@ -171,14 +168,15 @@ class SnapshotFile:
         eol = data.index(b"\n")
         header: dict[str, Any] = orjson.loads(data[:eol])
         if header.get("format") != FORMAT:
-            raise Refused(f"format {header.get('format')!r}, this drgate reads {FORMAT}")
+            raise SnapshotFileRefused(f"format {header.get('format')!r}, this drgate reads {FORMAT}")
         if header["prefix"] != self.prefix:
-            raise Refused(f"written for redis prefix {header['prefix']!r}, this gateway's is {self.prefix!r}")
+            raise SnapshotFileRefused(
+                f"written for redis prefix {header['prefix']!r}, this gateway's is {self.prefix!r}")
         if header["profile"] != self.profile:
-            raise Refused(f"computed for profile {header['profile']}, this gateway's is {self.profile}")
+            raise SnapshotFileRefused(f"computed for profile {header['profile']}, this gateway's is {self.profile}")
         body = memoryview(data)[eol + 1 :]
         if hashlib.sha256(body).hexdigest() != header["sha256"]:
-            raise Refused("its content does not match its checksum (truncated or corrupt)")
+            raise SnapshotFileRefused("its content does not match its checksum (truncated or corrupt)")
         meta = {k.encode(): str(v).encode() for k, v in header["meta"].items()}
         buckets: list[dict[bytes, bytes]] = [{} for _ in range(int(meta[b"buckets"]))]
         found: dict[str, dict[bytes, bytes]] = {}
@@ -194,9 +192,9 @@ class SnapshotFile:
             else:
                 found[name] = fields
         if pos != len(body):
-            raise Refused("its sections do not add up to its length")
+            raise SnapshotFileRefused("its sections do not add up to its length")
         overflow, institutions, aliases = found["x"], found["i"], found["a"]
         digest = hexdigest((*terms, entries_term(b"px", overflow), entries_term(b"i", institutions)))
         if digest != meta[b"digest"].decode():
-            raise Refused(f"its content gives digest {digest}, not the {meta[b'digest'].decode()} it names")
+            raise SnapshotFileRefused(f"its content gives digest {digest}, not the {meta[b'digest'].decode()} it names")
         return Loaded(meta, buckets, overflow, institutions, aliases)

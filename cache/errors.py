@@ -1,17 +1,22 @@
 """Errors of the cache package.
 
     CacheError
-    ├── CorruptRecord     a record in Redis does not decode (the line gets `unverified`)
-    ├── NoSnapshot        nothing has been published yet (run `drgate sync --full`)
-    └── SyncError         a sync did not publish; ``exit_code`` is what `drgate sync` exits with
-        ├── LockLost      the lock expired or was taken mid-sync (exit 1)
-        ├── SyncLocked    another sync holds the lock (exit 3)
-        └── ShrinkRefused the snapshot would lose content past the guard (exit 4)
+    ├── CorruptRecord         a record in Redis does not decode (the line gets `unverified`)
+    ├── NoSnapshot            nothing has been published yet (run `drgate sync --full`)
+    ├── SnapshotFileRefused   the last good snapshot on disk is not used; the message says why
+    └── SyncError             a sync did not publish
+        ├── LockLost          the lock expired or was taken mid-sync
+        ├── SyncLocked        another sync holds the lock
+        └── ShrinkRefused     the snapshot would lose content past the guard
+
+What `drgate sync` exits with for each is decided once, by the command line
+(``gateway.cli.exits.sync_exit_code``): the cache knows nothing of processes.
 """
 
 from __future__ import annotations
 
-__all__ = ["CacheError", "CorruptRecord", "LockLost", "NoSnapshot", "ShrinkRefused", "SyncError", "SyncLocked"]
+__all__ = ["CacheError", "CorruptRecord", "LockLost", "NoSnapshot", "ShrinkRefused", "SnapshotFileRefused", "SyncError",
+           "SyncLocked"]
 
 
 class CacheError(Exception):
@@ -29,12 +34,16 @@ class NoSnapshot(CacheError):
         super().__init__("no snapshot is published; run `drgate sync --full`")
 
 
+class SnapshotFileRefused(CacheError):
+    """Why a snapshot file is not used (said in the log, with the file's path)."""
+
+
 class SyncError(CacheError):
-    exit_code = 1
+    pass
 
 
 class SyncLocked(SyncError):
-    exit_code = 3
+    pass
 
 
 class LockLost(SyncError):
@@ -48,8 +57,6 @@ class LockLost(SyncError):
 class ShrinkRefused(SyncError):
     """``fallen``: (published, new, what) of every count that fell past the share; the first is
     also ``current``, ``new``, ``what``."""
-
-    exit_code = 4
 
     def __init__(self, fallen: list[tuple[int, int, str]], max_share: float) -> None:
         self.fallen, self.max_share = fallen, max_share

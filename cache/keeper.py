@@ -18,7 +18,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from cache.disk import Loaded, Refused, SnapshotFile, frame_buckets
+from cache.disk import Loaded, SnapshotFile, frame_buckets
+from cache.errors import SnapshotFileRefused
 from cache.snapshot_cache import SnapshotCache
 
 __all__ = ["SnapshotKeeper", "restore"]
@@ -52,7 +53,7 @@ class SnapshotKeeper:
             except (RedisError, OSError) as exc:
                 log.warning("snapshot file %s not written (%s); next try in %.0fs", self.file.path,
                             type(exc).__name__, self.interval)
-            except Refused as exc:
+            except SnapshotFileRefused as exc:
                 log.error("snapshot file %s not written: %s", self.file.path, exc)
 
     async def dump(self, publication: str) -> bool:

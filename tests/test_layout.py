@@ -207,3 +207,19 @@ def test_the_wheel_holds_every_package() -> None:
     shipped = set(find_packages(str(ROOT), include=["gateway*", "cache*", "rules*", "loadtests*"]))
     source = {m for m, path in MODULES.items() if path.name == "__init__.py" and not m.startswith("bench")}
     assert source - shipped == set()
+
+
+ERROR_MODULES = {"gateway": "gateway.errors", "cache": "cache.errors", "rules": "rules.errors"}
+
+
+def test_every_exception_is_declared_in_its_packages_errors_module() -> None:
+    """One ``errors.py`` per package: an exception class anywhere else is a second tree."""
+    import importlib
+
+    elsewhere = []
+    for module in sorted(m for m in MODULES if m.split(".")[0] in ERROR_MODULES and not m.endswith("__main__")):
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module:
+                if module != ERROR_MODULES[module.split(".")[0]]:
+                    elsewhere.append(f"{module}.{name}")
+    assert elsewhere == []

@@ -13,6 +13,7 @@ from cache.codec import decode_physician
 from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import OVERFLOW, Keys, bucket_of
 from cache.sync import Syncer, read_meta
+from gateway.cli.exits import EXIT_SHRINK, sync_exit_code
 from rules.profiles import Profile
 from rules.store.importer import import_files
 from rules.store.scans import Store
@@ -155,7 +156,7 @@ def test_shrink_guard_refuses_a_much_smaller_snapshot(syncer: Syncer, store: Sto
     truncated = Syncer(redis, keys, empty, profile)
     with pytest.raises(ShrinkRefused) as err:
         truncated.full()
-    assert err.value.exit_code == 4
+    assert sync_exit_code(err.value) == EXIT_SHRINK
     assert int(read_meta(redis, keys)["version"]) == before.version
     assert truncated.full(allow_shrink=True).physicians == 0
     empty.dispose()

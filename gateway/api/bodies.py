@@ -16,27 +16,9 @@ from __future__ import annotations
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
-__all__ = ["BodyBudget", "BodyBudgetExceeded", "BodyRefused", "BodyTooLarge", "read_body"]
+from gateway.errors import BodyBudgetExceeded, BodyTooLarge
 
-
-class BodyRefused(Exception):
-    """The body is not read; ``status`` and ``detail`` say why."""
-
-    status = 400
-    detail = "request body refused"
-
-
-class BodyTooLarge(BodyRefused):
-    status = 413
-
-    def __init__(self, limit: int) -> None:
-        self.detail = f"request body over {limit >> 20} MiB"
-        super().__init__(self.detail)
-
-
-class BodyBudgetExceeded(BodyRefused):
-    status = 503
-    detail = "too many unfinished request bodies held by this worker; retry"
+__all__ = ["BodyBudget", "read_body"]
 
 
 class BodyBudget:

@@ -35,8 +35,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.auth import CALLER, routed_path
-from gateway.api.bodies import BodyBudget, BodyRefused, read_body
+from gateway.api.bodies import BodyBudget, read_body
 from gateway.api.v1 import CHECK_PATH, MAX_BODY, answer_check
+from gateway.errors import BodyRefused
 from gateway.observe.logs import REQUEST_ID
 
 __all__ = ["ClaimCheckEndpoint", "GatewayApp"]

@@ -19,10 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from cache.snapshot_cache import UNREAD
 from gateway.api.auth import CALLER
-from gateway.api.bodies import BodyRefused, read_body
+from gateway.api.bodies import read_body
 from gateway.api.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
 from gateway.check.core import decide_claim
 from gateway.check.status import CHINA, explain, store_reasons
+from gateway.errors import BodyRefused
 from gateway.state import GatewayState
 
 __all__ = ["CHECK_PATH", "CLOSE", "MAX_BODY", "answer_check", "read_body", "refusal", "router"]

@@ -12,11 +12,19 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from cache.errors import ShrinkRefused, SyncLocked
+from cache.errors import SyncError
 from cache.eviction import check_eviction
 from cache.keys import Keys
 from cache.sync import Syncer, SyncResult
-from gateway.cli.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK
+from gateway.cli.exits import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_SHRINK,
+    sync_exit_code,
+)
 from gateway.cli.output import env_for_workers, print_json, today
 from gateway.cli.progress import interactive, progress_bar
 from gateway.connections import open_store, redis_url, stop_embedded, sync_redis
@@ -81,13 +89,14 @@ def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
 
 
 def _outcome(exc: BaseException) -> tuple[str, int]:
-    if isinstance(exc, SyncLocked):
-        return "locked", exc.exit_code
-    if isinstance(exc, ShrinkRefused):
-        return "shrink_refused", exc.exit_code
+    """The outcome and exit code the sync's metrics file records for a sync that raised ``exc``."""
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted", 130
-    return "failed", getattr(exc, "exit_code", EXIT_FAILED)
+        return "interrupted", EXIT_INTERRUPTED
+    code = sync_exit_code(exc) if isinstance(exc, SyncError) else EXIT_FAILED
+    return _OUTCOMES.get(code, "failed"), code
+
+
+_OUTCOMES = {EXIT_LOCKED: "locked", EXIT_SHRINK: "shrink_refused"}
 
 
 def store(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK"]
+from cache.errors import ShrinkRefused, SyncError, SyncLocked
+
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK", "sync_exit_code"]
 
 EXIT_OK = 0  # done
 EXIT_FAILED = 1  # could not be done: Redis or the store unreachable, a check failed
@@ -10,3 +12,12 @@ EXIT_INPUT = 2  # bad input: a file, a flag or a setting named in the message
 EXIT_LOCKED = 3  # another sync holds the lock; nothing was published
 EXIT_SHRINK = 4  # the content guard refused a publication that dropped too much
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
+
+def sync_exit_code(exc: SyncError) -> int:
+    """What `drgate sync` exits with when the sync did not publish (a lost lock: failed, run it again)."""
+    if isinstance(exc, SyncLocked):
+        return EXIT_LOCKED
+    if isinstance(exc, ShrinkRefused):
+        return EXIT_SHRINK
+    return EXIT_FAILED

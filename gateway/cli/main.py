@@ -20,7 +20,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 from cache.errors import CacheError, SyncError
-from gateway.cli.exits import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_SHRINK
+from gateway.cli.exits import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_SHRINK,
+    sync_exit_code,
+)
 from gateway.observe.logs import log_config
 from gateway.settings import Settings
 from rules.errors import CalendarError, ImportFileError, ProfileError, RulesError
@@ -176,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except SyncError as exc:
         print(f"drgate: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return sync_exit_code(exc)
     except CalendarError as exc:
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT

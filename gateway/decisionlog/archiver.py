@@ -31,8 +31,9 @@ from typing import Any
 import redis
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.decisionlog.entries import EntryError, parse_entry, received_day
+from gateway.decisionlog.entries import parse_entry, received_day
 from gateway.decisionlog.retention import ARCHIVE_GROUP, TAKE_UNARCHIVED
+from gateway.errors import EntryError
 from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback
 from rules.store.archive.writes import Archive
 

@@ -51,10 +51,11 @@ from typing import Any
 import orjson
 
 from gateway.check.core import ClaimResult
+from gateway.errors import EntryError
 from rules.model import iso
 from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback
 
-__all__ = ["DECISION", "FEEDBACK", "LAYOUT", "EntryError", "caller_name", "decision_entry", "feedback_entry",
+__all__ = ["DECISION", "FEEDBACK", "LAYOUT", "caller_name", "decision_entry", "feedback_entry",
            "parse_entry", "received_day"]
 
 LAYOUT = 2
@@ -134,10 +135,6 @@ def feedback_entry(at: float, decision_id: str, body: dict[str, Any], front: str
 # -- reading entries back (the archiver) ---------------------------------------------------------
 
 _CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai: no daylight saving since 1991
-
-
-class EntryError(ValueError):
-    """An entry that is not of any layout: the archiver logs it (stream id, field) and moves on."""
 
 
 def received_day(at_ms: int) -> date:

@@ -25,21 +25,14 @@ from typing import Any
 import orjson
 
 from gateway.check.status import CHINA
-from gateway.formats.nhsa.wire import Unreadable, code, text
+from gateway.errors import BadEnvelope, Unreadable
+from gateway.formats.nhsa.wire import code, text
 
-__all__ = ["ERR_MSG_MAX", "BadEnvelope", "Header", "Responder", "clip", "read_header", "unauthorised"]
+__all__ = ["ERR_MSG_MAX", "Header", "Responder", "clip", "read_header", "unauthorised"]
 
 ERR_MSG_MAX = 200  # characters of err_msg the platform's field holds
 NO_REGION = "000000"  # inf_refmsgid's region when the request named none (or could not be read)
 _REGION = re.compile(r"\d{6}")
-
-
-class BadEnvelope(ValueError):
-    """The envelope itself cannot be read: answered ``infcode -1`` with this message."""
-
-    def __init__(self, message: str, region: str = NO_REGION) -> None:
-        super().__init__(message)
-        self.region = region
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +49,9 @@ def read_header(body: bytes, infno: str) -> Header:
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise BadEnvelope("the body is not JSON") from None
+        raise BadEnvelope("the body is not JSON", NO_REGION) from None
     if not isinstance(message, dict):
-        raise BadEnvelope("the body must be a JSON object (the platform's envelope)")
+        raise BadEnvelope("the body must be a JSON object (the platform's envelope)", NO_REGION)
     region = NO_REGION
     try:
         field = "mdtrtarea_admvs"

@@ -18,9 +18,10 @@ import time
 from datetime import datetime
 from typing import Any
 
+from gateway.errors import Unreadable
 from gateway.formats.nhsa.envelope import Header
 from gateway.formats.nhsa.front import NhsaFront
-from gateway.formats.nhsa.wire import Unreadable, as_list, text
+from gateway.formats.nhsa.wire import as_list, text
 from gateway.state import GatewayState
 
 __all__ = ["record_feedback"]

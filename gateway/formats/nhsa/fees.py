@@ -23,8 +23,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import Unreadable, amount, as_list, cents, code, day_of, objects, text
+from gateway.formats.nhsa.wire import amount, as_list, cents, code, day_of, objects, text
 
 __all__ = ["MAX_LINES", "read_fees", "rows"]
 

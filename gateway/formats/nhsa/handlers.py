@@ -13,14 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.check.decision import REJECT
-from gateway.formats.nhsa.envelope import BadEnvelope, read_header
+from gateway.errors import BadEnvelope, Unreadable
+from gateway.formats.nhsa.envelope import read_header
 from gateway.formats.nhsa.feedback import record_feedback
 from gateway.formats.nhsa.fees import read_fees, rows
 from gateway.formats.nhsa.front import Forwarded, NhsaFront
 from gateway.formats.nhsa.lines import Decided, Refusal, decide
 from gateway.formats.nhsa.orders import read_analysis
 from gateway.formats.nhsa.results import judgements
-from gateway.formats.nhsa.wire import Unreadable
 from gateway.state import GatewayState
 
 __all__ = ["TRANSACTIONS", "answer"]

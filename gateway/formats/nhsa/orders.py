@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import Unreadable, amount, as_list, code, day_of, text
+from gateway.formats.nhsa.wire import amount, as_list, code, day_of, text
 
 __all__ = ["Analysis", "read_analysis"]
 

@@ -22,8 +22,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.auth import CALLER
-from gateway.api.bodies import BodyRefused, BodyTooLarge, read_body
+from gateway.api.bodies import read_body
 from gateway.check.status import CHINA
+from gateway.errors import BodyRefused, BodyTooLarge
 from gateway.formats.nhsa.front import Forwarded, NhsaFront
 from gateway.formats.nhsa.handlers import TRANSACTIONS, answer
 from gateway.formats.nhsa.openapi import operation

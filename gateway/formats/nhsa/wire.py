@@ -24,7 +24,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["AMOUNT_MAX", "CODE", "Unreadable", "amount", "as_list", "cents", "code", "day_of", "objects", "text"]
+from gateway.errors import Unreadable
+
+__all__ = ["AMOUNT_MAX", "CODE", "amount", "as_list", "cents", "code", "day_of", "objects", "text"]
 
 #: 医保医师代码 / 定点医疗机构代码 as they travel: 1–30 alphanumerics (``D510105000123``, local ``D190``).
 CODE = re.compile(r"[A-Za-z0-9]{1,30}")
@@ -36,10 +38,6 @@ _MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0
 AMOUNT_MAX = Decimal(10) ** 14
 _CENT = Decimal("0.01")
 _WIDE = Context(prec=64)  # digits enough for 1000 lines of cnt × pric < 10^28, in fen
-
-
-class Unreadable(ValueError):
-    """A field that cannot be read; the message says why, never what was sent."""
 
 
 def text(value: Any, max_length: int = 64) -> str | None:
