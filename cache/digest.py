@@ -21,11 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from hashlib import sha256
 
-import redis
-
-from cache.keys import Keys
-
-__all__ = ["MOD", "bucket_term", "entries_term", "entry_term", "fields_term", "frame", "hexdigest", "published_digest"]
+__all__ = ["MOD", "bucket_term", "entries_term", "entry_term", "fields_term", "frame", "hexdigest"]
 
 MOD = 1 << 128
 
@@ -66,15 +62,3 @@ def _term(kind: bytes, framed: bytes) -> int:
 
 def hexdigest(terms: Iterable[int]) -> str:
     return f"{sum(terms) % MOD:032x}"
-
-
-def published_digest(client: redis.Redis, keys: Keys) -> str | None:
-    """The digest of what Redis holds for the published snapshot, read whole (tests, diagnostics)."""
-    meta: dict[bytes, bytes] = client.hgetall(keys.meta)  # type: ignore[assignment]
-    if b"generation" not in meta:
-        return None
-    generation, buckets = int(meta[b"generation"]), int(meta[b"buckets"])
-    terms = [fields_term(client.hgetall(key)) for key in keys.buckets(generation, buckets)]  # type: ignore[arg-type]
-    terms.append(entries_term(b"px", client.hgetall(keys.overflow(generation))))  # type: ignore[arg-type]
-    terms.append(entries_term(b"i", client.hgetall(keys.institutions(generation))))  # type: ignore[arg-type]
-    return hexdigest(terms)

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from gateway.api.schemas import CLAIM, CheckRequest, ClaimIn
 from gateway.check.core import ClaimResult, Policy, decide_claim
+from gateway.connections import close_redis
 from gateway.settings import Settings
 
 __all__ = ["Checker", "ClaimResult", "Policy"]
@@ -58,8 +59,10 @@ class Checker:
         if self.decisions is not None:
             self.decisions.stop()
         self.reader.stop()
-        if self._owns_client:
-            self.reader.redis.close()
+        if self._owns_client:  # behind a Sentinel URL, with the connections to the sentinels
+            close_redis(self.reader.redis)
+            if self.decisions is not None and self.decisions.redis is not self.reader.redis:
+                close_redis(self.decisions.redis)  # the decision log's own Redis (DRGATE_DECISION_LOG_URL)
 
     def profile_mismatch(self) -> tuple[str, str] | None:
         """(the snapshot's profile, the configured one) while they differ: every line is `unverified`."""

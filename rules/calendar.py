@@ -46,7 +46,6 @@ __all__ = [
     "add_years",
     "china_calendar",
     "package_last_year",
-    "restoration_applies",
     "restore_suspensions",
 ]
 
@@ -184,12 +183,6 @@ def china_calendar(override_file: str | None = None) -> WorkingCalendar:
     if not override_file:
         return WorkingCalendar()
     return WorkingCalendar(overrides=load_overrides(override_file))
-
-
-def restoration_applies(filed_on: int, end: int, count: int, calendar: WorkingCalendar, opened: int = 0) -> bool:
-    """Whether a request filed on ``filed_on`` lifts a suspension ending at ``end``."""
-    first, last = calendar.restoration_window(end, count, opened)
-    return first <= filed_on < last
 
 
 def restore_suspensions(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rules.calendar import WorkingCalendar, add_years, china_calendar, restore_suspensions
-from rules.ledger import Entry, entries
+from rules.ledger import Entry, entries, year_totals
 from rules.model import (
     OPEN_END,
     Action,
@@ -115,7 +115,7 @@ def _record(profile: Profile, facts: PhysicianFacts, ledger: tuple[Entry, ...],
         agreements=cancel_disqualified(clip_agreements(facts.agreements, sanctions), credits),
         sanctions=sanctions,
         credits=credits,
-        points=tuple(sorted(_year_totals(ledger).items())),
+        points=tuple(sorted(year_totals(ledger).items())),
     )
 
 
@@ -151,13 +151,6 @@ def _explicit(profile: Profile, explicit: tuple[ExplicitSanction, ...]) -> tuple
         )
         for s in explicit
     )
-
-
-def _year_totals(ledger: tuple[Entry, ...]) -> dict[int, int]:
-    totals: dict[int, int] = {}
-    for e in ledger:
-        totals[e.year] = totals.get(e.year, 0) + e.points
-    return totals
 
 
 def report_for_year(profile: Profile, evaluation: Evaluation, year: int) -> YearReport:

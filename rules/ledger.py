@@ -24,7 +24,7 @@ from datetime import date
 from rules.model import Violation
 from rules.profiles import Profile
 
-__all__ = ["Entry", "entries", "points_by_year", "points_for_year"]
+__all__ = ["Entry", "entries", "year_totals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +47,13 @@ def entries(profile: Profile, violations: Iterable[Violation]) -> tuple[Entry, .
     return tuple(_entry(v, profile.item(v.item).points, profile.item(v.item).points) for v in ordered)
 
 
-def points_by_year(profile: Profile, violations: Iterable[Violation]) -> dict[int, int]:
-    """Year of ``scored_on`` -> points; years without a counted violation are absent."""
+def year_totals(ledger: Iterable[Entry]) -> dict[int, int]:
+    """Year of ``scored_on`` -> the physician's points, all institutions together; years without a
+    counted violation are absent (衢州 第十六条: the points start again each calendar year)."""
     totals: dict[int, int] = {}
-    for entry in entries(profile, violations):
+    for entry in ledger:
         totals[entry.year] = totals.get(entry.year, 0) + entry.points
     return totals
-
-
-def points_for_year(profile: Profile, violations: Iterable[Violation], year: int) -> int:
-    """The physician's points in calendar ``year``, all institutions together."""
-    return points_by_year(profile, violations).get(year, 0)
 
 
 def _per_case(profile: Profile, ordered: list[Violation]) -> list[Entry]:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import pytest
 
 from rules.calendar import (
+    WorkingCalendar,
     add_months,
     add_years,
     china_calendar,
-    restoration_applies,
     restore_suspensions,
 )
 from rules.model import OPEN_END, Sanction
 from tests.factories import n
 
 WINDOW = 7  # 衢州 第二十二条 暂停期满前 7 个工作日内
+
+
+def restoration_applies(filed_on: int, end: int, count: int, calendar: WorkingCalendar) -> bool:
+    """Whether ``restore_suspensions`` lifts a suspension ending at ``end`` on a request filed on ``filed_on``."""
+    (kept,) = restore_suspensions([Sanction("suspend", end - 60, end, ref="s1")], [filed_on], count, calendar)
+    return kept.end == end
 
 
 @pytest.mark.parametrize(

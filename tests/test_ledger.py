@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
-from rules.ledger import entries, points_by_year, points_for_year
+from rules.ledger import entries, year_totals
+from rules.model import Violation
 from rules.profiles import Profile, load_profile
 from tests.factories import SITE_A, SITE_B, series, violation
 
 QUZHOU = load_profile("quzhou-2020")
 SUZHOU = load_profile("suzhou-2021-draft")
+
+
+def points_by_year(profile: Profile, violations: Iterable[Violation]) -> dict[int, int]:
+    """The yearly points as the engine counts them (the ledger's entries, totalled by year)."""
+    return year_totals(entries(profile, violations))
+
+
+def points_for_year(profile: Profile, violations: Iterable[Violation], year: int) -> int:
+    return points_by_year(profile, violations).get(year, 0)
 
 
 @pytest.mark.parametrize(

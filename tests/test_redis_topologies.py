@@ -155,3 +155,26 @@ def _master_known(sentinel_port: int) -> bool:
         return sentinel.sentinel_get_master_addr_by_name("drgate-test") is not None
     except redis.RedisError:
         return False
+
+
+def _clients(server: redis.Redis) -> int:
+    return len(server.client_list())
+
+
+def test_the_checker_closes_its_connections_to_the_sentinels(tmp_path: Path, demo_store: Store, profile: Profile,
+                                                             prefix: str) -> None:
+    with redis_sentinel(tmp_path / "sentinel", service="drgate-test") as (_, sentinel_port):
+        settings = Settings(redis_url=f"redis+sentinel://127.0.0.1:{sentinel_port}/drgate-test",
+                            redis_prefix=prefix, poll_interval=0.1)
+        assert _eventually(lambda: _master_known(sentinel_port))
+        writer = sync_redis(settings)
+        Syncer(writer, Keys(prefix), demo_store, profile).full()
+        close_redis(writer)
+        sentinel = redis.Redis(host="127.0.0.1", port=sentinel_port)
+        before = _clients(sentinel)
+        checker = Checker.connect(settings)
+        assert [ln.reason for ln in checker.check(_claim(OK, SUSPENDED)).lines] == ["ok", "suspended"]
+        assert _clients(sentinel) > before
+        checker.close()
+        assert _eventually(lambda: _clients(sentinel) <= before, timeout=5.0)
+        sentinel.close()

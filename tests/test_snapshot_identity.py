@@ -18,7 +18,7 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from cache.digest import published_digest
+from cache.digest import entries_term, fields_term, hexdigest
 from cache.keys import Keys
 from cache.sync import Syncer, read_meta
 from gateway.app import create_app
@@ -31,6 +31,18 @@ from tests.fault_servers import RedisServer
 
 PREFIX = "drgate-identity"
 N = 300
+
+
+def published_digest(client: redis.Redis, keys: Keys) -> str | None:
+    """The digest of what Redis holds for the published snapshot, read whole (the sync computes it as it writes)."""
+    meta: dict[bytes, bytes] = client.hgetall(keys.meta)  # type: ignore[assignment]
+    if b"generation" not in meta:
+        return None
+    generation, buckets = int(meta[b"generation"]), int(meta[b"buckets"])
+    terms = [fields_term(client.hgetall(key)) for key in keys.buckets(generation, buckets)]  # type: ignore[arg-type]
+    terms.append(entries_term(b"px", client.hgetall(keys.overflow(generation))))  # type: ignore[arg-type]
+    terms.append(entries_term(b"i", client.hgetall(keys.institutions(generation))))  # type: ignore[arg-type]
+    return hexdigest(terms)
 
 
 def claim(i: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from gateway.decisionlog.entries import feedback_entry
 from gateway.errors import Unreadable
 from gateway.formats.nhsa.envelope import Header
 from gateway.formats.nhsa.front import NhsaFront
@@ -56,7 +57,7 @@ def _read(header: Header) -> list[dict[str, Any]]:
         raise Unreadable("input.data.warns: at least one warn is required")
     if len(warns) > MAX_WARNS:
         raise Unreadable(f"input.data.warns: more than {MAX_WARNS}")
-    at_ms = int(time.time() * 1000)
+    received = time.time()
     entries = []
     for i, warn in enumerate(warns):
         at = f"input.data.warns[{i}]"
@@ -78,6 +79,6 @@ def _read(header: Header) -> list[dict[str, Any]]:
                 raise Unreadable("is required when dspo_way is 1 (继续执行): say why the order goes on")
         except Unreadable as exc:
             raise Unreadable(f"{at}.{field}: {exc}") from None
-        entries.append({"kind": "feedback", "id": match.group(1), "at": at_ms, "claim": header.msgid,
-                        "result": result_id, "warn_type": warn_type, "way": way, "reason": reason or ""})
+        entries.append(feedback_entry(received, match.group(1), {
+            "claim": header.msgid, "result": result_id, "warn_type": warn_type, "way": way, "reason": reason or ""}))
     return entries
