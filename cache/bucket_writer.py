@@ -15,7 +15,7 @@ At 1,000,000 physicians the per-physician path (a ``PhysicianFacts``, an engine 
 - the shrink guard's counts (``cache.tally``) come from the same records: a shape's steps once,
   then a counter of the physicians that share it.
 
-The bytes are exactly ``encode_physician`` of the engine's record: ``tests/test_fullsync.py``
+The bytes are exactly ``encode_physician`` of the engine's record: ``tests/test_bucket_writer.py``
 compares the two paths physician by physician, on SQLite and PostgreSQL.
 """
 
