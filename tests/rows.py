@@ -1,4 +1,4 @@
-"""Import rows (JSON Lines objects, SPEC.md import format) for the store, CLI and integration tests."""
+"""Import rows (JSON Lines objects, docs/import-format.md) for the store, CLI and integration tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC.md's decision table, row by row, each row with the article behind it."""
+"""docs/decision.md's table, row by row, each row with the article behind it."""
 
 from __future__ import annotations
 

@@ -270,3 +270,64 @@ def test_demo_answers_its_curls_and_stops_its_redis(tmp_path: Path) -> None:
             demo.wait()
         if server_pid is not None and not _pid_gone(server_pid):
             os.kill(server_pid, signal.SIGKILL)  # the one this test's demo started
+
+
+# -- the contract is in the repository -------------------------------------------------------------------
+
+#: What the repository's own text is: code, pages, profiles, build and CI files.
+CITING = ("*.py", "*.md", "*.toml", "*.yml", "*.mako", "Makefile", "run")
+NOT_OURS = {".git", ".venv", "var", "node_modules", "__pycache__"}
+THIS = Path(__file__).resolve()  # names the patterns it looks for
+#: ``docs/…md`` named in text (a path from the repository's root); a Markdown link's target.
+_DOCS_PATH = re.compile(r"(?<![\w/.])docs/[\w./-]*\.md\b")
+_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
+#: Documents the repository does not hold: the contract's old single file, a sibling checkout's files.
+_OUTSIDE = re.compile(r"\bSPEC(?:\.md)?\b|\.\./shared/|/work/shared")
+
+
+def _our_files() -> list[Path]:
+    found: set[Path] = set()
+    for top in ROOT.iterdir():
+        if top.name in NOT_OURS or top.name.endswith(".egg-info"):
+            continue
+        candidates = [top] if top.is_file() else [p for pattern in CITING for p in top.rglob(pattern)]
+        found.update(p for p in candidates if p.is_file() and p != THIS and any(p.match(c) for c in CITING)
+                     and not set(p.relative_to(ROOT).parts) & NOT_OURS)
+    return sorted(found)
+
+
+def _citations(path: Path, root: Path = ROOT) -> list[str]:
+    """``file:line: what`` of every citation in ``path`` of a document the repository (``root``) does not hold."""
+    bad = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.relative_to(root)}:{number}"
+        bad += [f"{where}: {m.group(0)}" for m in _OUTSIDE.finditer(line)]
+        bad += [f"{where}: {m.group(0)}" for m in _DOCS_PATH.finditer(line) if not (root / m.group(0)).is_file()]
+        if path.suffix == ".md":
+            targets = (m.group(1) for m in _LINK.finditer(line))
+            bad += [f"{where}: ({t})" for t in targets
+                    if "://" not in t and not t.startswith("mailto:") and not (path.parent / t).exists()]
+    return bad
+
+
+def test_no_file_cites_a_document_the_repository_does_not_hold() -> None:
+    files = _our_files()
+    assert ROOT / "README.md" in files and ROOT / "gateway" / "cli" / "main.py" in files
+    assert [c for path in files for c in _citations(path)] == []
+
+
+def test_a_citation_of_what_is_not_here_is_seen(tmp_path: Path) -> None:
+    """The check above can fail: SPEC.md, a docs/ page that is not there, a link out of the repository."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "rules.md").write_text("# Rules\n")
+    page = tmp_path / "docs" / "page.md"
+    page.write_text("see SPEC.md\nsee docs/no-such-page.md, docs/rules.md\n"
+                    "[x](../../shared/STYLE.md) [ok](rules.md#points)\n")
+    assert [c.split(": ", 1)[1] for c in _citations(page, tmp_path)] == [
+        "SPEC.md", "docs/no-such-page.md", "../shared/", "(../../shared/STYLE.md)"]
+
+
+def test_the_readme_links_every_docs_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = {m.group(1) for m in _LINK.finditer(readme)}
+    assert [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"docs/{p.name}" not in linked] == []

@@ -1,4 +1,5 @@
-"""`drgate store import`: refusals of SPEC.md's import contract and the termination ban (衢州 第二十一条)."""
+"""`drgate store import`: refusals of the import contract (docs/import-format.md) and the termination ban
+(衢州 第二十一条)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def agreement_starts(store: Store, code: str = PHYSICIAN) -> list[tuple[str, str
     return [(a.institution, iso(a.start)) for a in facts.agreements]
 
 
-# -- unknown items, violations without a basis (SPEC, 苏州 第十三条) -----------------------
+# -- unknown items, violations without a basis (docs/import-format.md, 苏州 第十三条) -------
 
 
 @pytest.mark.parametrize(("profile", "foreign_item"), [(QUZHOU, "8.1"), (SUZHOU, "17.1")],

@@ -1,4 +1,4 @@
-"""The import contract of SPEC.md: validate all first, name every bad line, all or nothing, idempotent."""
+"""The import contract (docs/import-format.md): validate all first, name every bad line, all or nothing, idempotent."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import pytest
 from rules.errors import ProfileError
 from rules.profiles import available_profiles, load_profile
 
-# (profile, item, article, points, words of the regulation the item must carry), typed from
-# ../shared/seeds/001_96a3891f5fdf051e.txt and 000_1c78caeed5a2086e.txt.
+# (profile, item, article, points, words of the regulation the item must carry), typed from the
+# regulations' text: 衢医保发〔2020〕64号 and 苏州市医疗保障定点医疗机构医师信用记分管理办法（征求意见稿）.
 CATALOG = [
     # 衢州 第十七条: 每次计扣 12 分
     ("quzhou-2020", "17.1", "衢州 第十七条", 12, "吊销医师、助理医师或乡村医生执业证书"),

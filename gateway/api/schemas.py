@@ -132,7 +132,7 @@ class LineResult(BaseModel):
     line_id: str
     physician_code: str
     decision: Literal["pass", "reject"]
-    reason: Reason = Field(description="First reason that applies, in the order of SPEC.md's decision table")
+    reason: Reason = Field(description="First reason that applies, in the order of docs/decision.md's table")
     basis: str | None = Field(description="Article of the regulation behind a rejection or exemption")
     until: date | None = Field(
         description="First day the line passes again by itself: a suspension's end, the start of a recorded "

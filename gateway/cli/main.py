@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                    "(Alembic `upgrade head`). Safe to run on every deploy.")
     init.add_argument("--json", action="store_true", help="print the revisions as JSON")
     imp = command(store_sub, "import", "import JSON Lines files (all or nothing)",
-                  "Import JSON Lines files (SPEC.md import format). Every bad line is named; if any line is "
+                  "Import JSON Lines files (docs/import-format.md). Every bad line is named; if any line is "
                   "bad nothing is imported, unless --skip-invalid. Re-importing an object replaces it.")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--skip-invalid", action="store_true", help="import the good lines, report the bad ones")

@@ -1,4 +1,4 @@
-"""`drgate store import`: JSON Lines into the scoring store, all or nothing (SPEC.md, import format).
+"""`drgate store import`: JSON Lines into the scoring store, all or nothing (docs/import-format.md).
 
 The whole input is validated first and every bad line named (file, line, field, why).  When any
 line is bad nothing is written, unless ``skip_invalid``: then the good lines go in and the bad

@@ -1,6 +1,7 @@
 """`drgate rules evaluate`: per physician, a year's points, the sanctions in force and what is due.
 
-``evaluate_store`` gives one object per physician in SPEC.md's shape::
+``evaluate_store`` gives one object per physician, in the shape of docs/rules.md (``drgate rules evaluate
+--json``)::
 
     {"physician_code", "year", "points", "remaining",
      "sanctions": [{"action", "start", "end", "ban_until", "article", "computed"}],
