@@ -17,6 +17,7 @@ from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.check.core import ClaimResult, LineResult
 from gateway.decisionlog.retention import Retention
+from gateway.decisionlog.thread_writer import BlockingDecisionLog
 from gateway.decisionlog.writer import DecisionLog
 from gateway.settings import Settings
 from rules.profiles import Profile
@@ -124,3 +125,36 @@ def test_a_full_buffer_drops_new_entries_and_counts_them(tmp_path: Path) -> None
         return log.pending, log.dropped
 
     assert asyncio.run(scenario()) == (10, 5)
+
+
+@pytest.mark.parametrize("writer", ["async", "thread"])
+def test_both_writers_write_at_most_a_megabyte_a_script_call(writer: str, redis: redis.Redis, keys: Keys,
+                                                             redis_url: str) -> None:
+    """Three 700 KB entries: three calls, so that one call never holds a shared Redis long."""
+    big = [orjson.dumps({"kind": "decision", "id": f"big-{i}", "at": 0, "pad": "x" * 700_000}) for i in range(3)]
+    calls: list[int] = []
+
+    def counted(script: Any) -> Any:
+        def call(*, keys: list[str], args: list[Any]) -> Any:
+            calls.append(len(args) - len(retention.args()))
+            return script(keys=keys, args=args)
+        return call
+
+    retention = Retention(10_000, 1 << 30, 86400)
+    if writer == "thread":
+        blocking = BlockingDecisionLog(redis, keys, retention)
+        blocking._append = counted(blocking._append)  # type: ignore[method-assign]
+        blocking._pending.extend(big)
+        blocking.flush()
+        written = blocking.written
+    else:
+        async def run() -> int:
+            client = aioredis.Redis.from_url(redis_url)
+            log = DecisionLog(client, keys, retention)
+            log._append = counted(log._append)  # type: ignore[method-assign]
+            log._pending.extend(big)
+            await log.flush()
+            await client.aclose()
+            return log.written
+        written = asyncio.run(run())
+    assert (calls, written, redis.xlen(keys.decisions)) == ([1, 1, 1], 3, 3)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from cache.keys import Keys
 from gateway.check.core import ClaimResult
 from gateway.decisionlog.entries import decision_entry
+from gateway.decisionlog.pending import PendingEntries
 from gateway.decisionlog.retention import Retention
 from gateway.decisionlog.spool import Spool
 from gateway.decisionlog.writer import APPEND_SCRIPT
@@ -28,33 +29,17 @@ __all__ = ["BlockingDecisionLog"]
 log = logging.getLogger(__name__)
 
 
-class BlockingDecisionLog:
+class BlockingDecisionLog(PendingEntries):
     def __init__(self, client: redis.Redis, keys: Keys, retention: Retention, *, flush_interval: float = 0.1,
                  batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
                  spool: Spool | None = None) -> None:
+        super().__init__(keys, retention, flush_interval=flush_interval, batch=batch, buffer=buffer,
+                         fail_open=fail_open, profile=profile, spool=spool)
         self.redis = client
-        self.keys = [keys.decisions, keys.decision_slices, keys.decision_size]
-        self.retention = retention.args()
-        self.flush_interval = flush_interval
-        self.batch = batch
-        self.buffer = buffer
-        self.fail_open = fail_open
-        self.profile = profile
-        self.spool = spool
-        self.written = 0
-        self.dropped = 0
-        self._pending: list[bytes] = []
-        self._spooled = 0  # entries at the head of _pending that the spool holds
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stopping = False
-        self._failing = False
         self._thread: threading.Thread | None = None
         self._append = client.register_script(APPEND_SCRIPT)
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
 
     def append(self, result: ClaimResult) -> None:
         """Keep the decision's entry for the writer; never waits on Redis, never raises."""
@@ -69,11 +54,8 @@ class BlockingDecisionLog:
             self._wake.set()
 
     def start(self) -> None:
-        if self.spool is not None:
-            recovered = self.spool.recover()
-            with self._lock:
-                self._pending[:0] = recovered
-                self._spooled = len(recovered)
+        with self._lock:
+            self._recover()
         self._thread = threading.Thread(target=self._run, name="drgate-decision-log", daemon=True)
         self._thread.start()
 
@@ -86,13 +68,7 @@ class BlockingDecisionLog:
         self._thread.join(timeout)
         self._thread = None
         with self._lock:
-            self._spool_rest()
-            left = len(self._pending)
-        if left:
-            log.error("decision log: %d entries not written at shutdown%s", left,
-                      f"; spooled to {self.spool.path} for the next start" if self.spool is not None else "")
-        if self.spool is not None:
-            self.spool.close()
+            self._shut()
 
     def _run(self) -> None:
         while True:
@@ -109,31 +85,15 @@ class BlockingDecisionLog:
         """Write every waiting entry, a batch per call; on a Redis error keep (and spool) them."""
         while True:
             with self._lock:
-                chunk = self._pending[: self.batch]
+                chunk = self._chunk()
             if not chunk:
                 break
             try:
                 self._append(keys=self.keys, args=[*self.retention, *chunk])
             except (RedisError, OSError) as exc:
                 with self._lock:
-                    if not self._failing:
-                        log.warning("decision log: redis unavailable (%s); %d entries wait in memory",
-                                    type(exc).__name__, len(self._pending))
-                    self._failing = True
-                    self._spool_rest()
+                    self._refused(exc)
                 return
             with self._lock:
-                del self._pending[: len(chunk)]
-                self._spooled = max(0, self._spooled - len(chunk))
-                self.written += len(chunk)
-                if self._failing:
-                    log.info("decision log: writing again")
-                    self._failing = False
-        if self.spool is not None:
-            self.spool.clear()
-
-    def _spool_rest(self) -> None:
-        """Spool the entries the spool does not hold yet (call with the lock held)."""
-        if self.spool is not None:
-            self.spool.write(self._pending[self._spooled:])
-            self._spooled = len(self._pending)
+                self._taken(chunk)
+        self._all_taken()

@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from cache.keys import Keys
 from gateway.check.core import ClaimResult
 from gateway.decisionlog.entries import decision_entry
+from gateway.decisionlog.pending import PendingEntries
 from gateway.decisionlog.retention import APPEND, Retention
 from gateway.decisionlog.spool import Spool
 
@@ -41,12 +42,9 @@ log = logging.getLogger(__name__)
 
 #: The append script (``gateway.decisionlog.retention``): XADD each entry, then trim to the retention.
 APPEND_SCRIPT = APPEND
-#: Payload bytes a script call writes at most (one entry more if that one alone is larger): a
-#: batch of 500 1,000-line claims would be ~49 MB, holding a shared Redis for tens of ms.
-BATCH_BYTES = 1 << 20
 
 
-class DecisionLog:
+class DecisionLog(PendingEntries):
     """A batch is one script call (XADD each entry, then trim): one XADD per entry through
     redis-py's pipeline held drgate at 0.77 of the bench's floor at 20 lines, against 0.88 with no
     decision log at all."""
@@ -54,28 +52,12 @@ class DecisionLog:
     def __init__(self, client: aioredis.Redis, keys: Keys, retention: Retention, *, flush_interval: float = 0.1,
                  batch: int = 500, buffer: int = 200_000, fail_open: bool = True, profile: str = "",
                  spool: Spool | None = None) -> None:
+        super().__init__(keys, retention, flush_interval=flush_interval, batch=batch, buffer=buffer,
+                         fail_open=fail_open, profile=profile, spool=spool)
         self.redis = client
-        self.keys = [keys.decisions, keys.decision_slices, keys.decision_size]
-        self.retention = retention.args()
-        self.flush_interval = flush_interval
-        self.batch = batch
-        self.buffer = buffer
-        self.written = 0
-        self.dropped = 0
-        self._pending: list[bytes] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._failing = False
-        self._stopping = False
         self._append = client.register_script(APPEND_SCRIPT)
-        self.fail_open = fail_open
-        self.profile = profile
-        self.spool = spool
-        self._spooled = 0  # entries at the head of _pending that the spool holds
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
 
     def append_entry(self, entry: dict[str, object]) -> None:
         """Keep an entry of another kind (it names its ``kind``) for the writer; never raises."""
@@ -103,10 +85,7 @@ class DecisionLog:
             self._wake.set()
 
     async def start(self) -> None:
-        if self.spool is not None:  # a stopped worker's unwritten entries go first
-            recovered = self.spool.recover()
-            self._pending[:0] = recovered
-            self._spooled = len(recovered)
+        self._recover()
         self._task = asyncio.create_task(self._run(), name="drgate-decision-log")
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -118,12 +97,7 @@ class DecisionLog:
         with contextlib.suppress(TimeoutError):  # wait_for cancels the writer at the timeout
             await asyncio.wait_for(self._task, timeout)
         self._task = None
-        self._spool_rest()
-        if self._pending:
-            log.error("decision log: %d entries not written at shutdown%s", len(self._pending),
-                      f"; spooled to {self.spool.path} for the next start" if self.spool is not None else "")
-        if self.spool is not None:
-            self.spool.close()
+        self._shut()
 
     async def _run(self) -> None:
         while True:
@@ -144,34 +118,7 @@ class DecisionLog:
             try:
                 await self._append(keys=self.keys, args=[*self.retention, *chunk])
             except (RedisError, OSError) as exc:
-                if not self._failing:
-                    log.warning("decision log: redis unavailable (%s); %d entries wait in memory",
-                                type(exc).__name__, len(self._pending))
-                self._failing = True
-                self._spool_rest()  # a kill from now on loses nothing answered before this attempt
+                self._refused(exc)
                 return
-            del self._pending[: len(chunk)]
-            self._spooled = max(0, self._spooled - len(chunk))
-            self.written += len(chunk)
-            if self._failing:
-                log.info("decision log: writing again")
-                self._failing = False
-        if self.spool is not None:
-            self.spool.clear()
-
-    def _spool_rest(self) -> None:
-        """Spool the waiting entries the spool does not hold yet (a small write, during outages only)."""
-        if self.spool is not None:
-            self.spool.write(self._pending[self._spooled:])
-            self._spooled = len(self._pending)
-
-    def _chunk(self) -> list[bytes]:
-        """The oldest waiting entries, at most ``batch`` of them and BATCH_BYTES (at least one)."""
-        size = 0
-        for n, entry in enumerate(self._pending[: self.batch]):
-            size += len(entry)
-            if size > BATCH_BYTES and n:
-                return self._pending[:n]
-        return self._pending[: self.batch]
-
-
+            self._taken(chunk)
+        self._all_taken()
