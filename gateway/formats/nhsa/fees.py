@@ -25,7 +25,7 @@ from typing import Any
 
 from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import amount, as_list, cents, code, day_of, objects, text
+from gateway.formats.nhsa.wire import amount, as_list, cents, code, day_of, is_refund, line_amount, objects, text
 
 __all__ = ["MAX_LINES", "read_fees", "rows"]
 
@@ -84,9 +84,8 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
     if not sn or not visit or doctor is None or day is None or (visit, sn) in seen:
         return _refusal(detail, at, seen)
     seen.add((visit, sn))
-    total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
-    refund = total < 0 or (cnt is not None and cnt < 0)
-    line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)
+    total = line_amount(sumamt, cnt, pric)
+    line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, is_refund(total, cnt))
     return line, (sn, total, cnt, pric)
 
 
@@ -107,7 +106,7 @@ def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Ref
         pric = amount(detail.get(field))
         field = "det_item_fee_sumamt"
         sumamt = amount(detail.get(field))
-        total = sumamt if sumamt is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
+        total = line_amount(sumamt, cnt, pric)
         field = "feedetl_sn"
         if not sn:
             raise Unreadable("is required: it names the line in the answer")

@@ -25,7 +25,7 @@ from typing import Any
 
 from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import amount, as_list, code, day_of, text
+from gateway.formats.nhsa.wire import amount, as_list, code, day_of, is_refund, line_amount, text
 
 __all__ = ["Analysis", "read_analysis"]
 
@@ -81,9 +81,8 @@ def _read_order(order: dict[str, Any], at: str, visit: str, patient: str, medins
     if not rx_id or not visit or doctor is None or day is None or medins is None:
         refusals.append(_refusal(order, at, visit, patient, medins))
         return
-    sumamt = total if total is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
-    refund = sumamt < 0 or (cnt is not None and cnt < 0)
-    lines.append(Line(visit, rx_id, doctor, day, medins, patient, sumamt, med_type, False, refund))
+    sumamt = line_amount(total, cnt, pric)
+    lines.append(Line(visit, rx_id, doctor, day, medins, patient, sumamt, med_type, False, is_refund(sumamt, cnt)))
 
 
 def _refusal(order: dict[str, Any], at: str, visit: str, patient: str, medins: str | None) -> Refusal:
@@ -99,7 +98,7 @@ def _refusal(order: dict[str, Any], at: str, visit: str, patient: str, medins: s
         cnt = amount(order.get(field))
         field = "pric"
         pric = amount(order.get(field))
-        sumamt = total if total is not None else (cnt * pric if cnt is not None and pric is not None else _ZERO)
+        sumamt = line_amount(total, cnt, pric)
         field = "rx_id"
         if not rx_id:
             raise Unreadable("is required: it names the order in the answer")

@@ -175,3 +175,18 @@ def objects(value: Any) -> list[dict[str, Any]]:
     if not all(isinstance(item, dict) for item in found):
         raise Unreadable("must be an object or a list of objects")
     return found
+
+
+_ZERO = Decimal(0)
+
+
+def line_amount(sumamt: Decimal | None, cnt: Decimal | None, pric: Decimal | None) -> Decimal:
+    """A fee line's or an order's amount: the sum as sent, else count × price, else 0."""
+    if sumamt is not None:
+        return sumamt
+    return cnt * pric if cnt is not None and pric is not None else _ZERO
+
+
+def is_refund(amount: Decimal, cnt: Decimal | None) -> bool:
+    """A line that gives money back (退费): a negative amount or a negative count."""
+    return amount < 0 or (cnt is not None and cnt < 0)
