@@ -6,6 +6,7 @@ after; a sync publishes to it, the gateway and the in-process checker read from 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -137,16 +138,24 @@ def test_in_process_checker_on_a_cluster(cluster_ports: list[int], demo_store: S
         checker.close()
 
 
-def test_sync_and_checks_through_sentinel(tmp_path: Path, demo_store: Store, profile: Profile, prefix: str) -> None:
-    with redis_sentinel(tmp_path / "sentinel", service="drgate-test") as (_, sentinel_port):
+@contextlib.contextmanager
+def _published_behind_a_sentinel(workdir: Path, store: Store, profile: Profile,
+                                 prefix: str) -> Iterator[tuple[Settings, int]]:
+    """A sentinel-watched primary the demo store is published to: (the gateway's settings, sentinel port)."""
+    with redis_sentinel(workdir, service="drgate-test") as (_, sentinel_port):
         settings = Settings(redis_url=f"redis+sentinel://127.0.0.1:{sentinel_port}/drgate-test",
                             redis_prefix=prefix, poll_interval=0.1)
         assert _eventually(lambda: _master_known(sentinel_port))
         writer = sync_redis(settings)
-        Syncer(writer, Keys(prefix), demo_store, profile).full()
+        Syncer(writer, Keys(prefix), store, profile).full()
         close_redis(writer)
-        with TestClient(create_app(settings)) as client:
-            assert _reasons(client, OK, SUSPENDED) == ["ok", "suspended"]
+        yield settings, sentinel_port
+
+
+def test_sync_and_checks_through_sentinel(tmp_path: Path, demo_store: Store, profile: Profile, prefix: str) -> None:
+    with (_published_behind_a_sentinel(tmp_path / "sentinel", demo_store, profile, prefix) as (settings, _),
+          TestClient(create_app(settings)) as client):
+        assert _reasons(client, OK, SUSPENDED) == ["ok", "suspended"]
 
 
 def _master_known(sentinel_port: int) -> bool:
@@ -163,13 +172,7 @@ def _clients(server: redis.Redis) -> int:
 
 def test_the_checker_closes_its_connections_to_the_sentinels(tmp_path: Path, demo_store: Store, profile: Profile,
                                                              prefix: str) -> None:
-    with redis_sentinel(tmp_path / "sentinel", service="drgate-test") as (_, sentinel_port):
-        settings = Settings(redis_url=f"redis+sentinel://127.0.0.1:{sentinel_port}/drgate-test",
-                            redis_prefix=prefix, poll_interval=0.1)
-        assert _eventually(lambda: _master_known(sentinel_port))
-        writer = sync_redis(settings)
-        Syncer(writer, Keys(prefix), demo_store, profile).full()
-        close_redis(writer)
+    with _published_behind_a_sentinel(tmp_path / "sentinel", demo_store, profile, prefix) as (settings, sentinel_port):
         sentinel = redis.Redis(host="127.0.0.1", port=sentinel_port)
         before = _clients(sentinel)
         checker = Checker.connect(settings)

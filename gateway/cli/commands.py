@@ -12,19 +12,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from cache.errors import SyncError
 from cache.eviction import check_eviction
 from cache.keys import Keys
 from cache.sync import Syncer, SyncResult
-from gateway.cli.exits import (
-    EXIT_FAILED,
-    EXIT_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_SHRINK,
-    sync_exit_code,
-)
+from gateway.cli.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, sync_outcome
 from gateway.cli.output import env_for_workers, print_json, today
 from gateway.cli.progress import interactive, progress_bar
 from gateway.connections import open_store, redis_url, stop_embedded, sync_redis
@@ -57,7 +48,7 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
         result = _run_sync(settings, args)
     except BaseException as exc:
         if metrics_file is not None:
-            outcome, code = _outcome(exc)
+            outcome, code = sync_outcome(exc)
             write_sync_metrics(metrics_file, outcome, code, time.monotonic() - started, None)
         raise
     if metrics_file is not None:
@@ -86,17 +77,6 @@ def _run_sync(settings: Settings, args: argparse.Namespace) -> SyncResult:
                 return syncer.incremental(dry_run=args.dry_run, allow_shrink=args.allow_shrink)
         finally:
             syncer.store.dispose()  # its pooled connections: `main` also runs in-process (tests, embedding)
-
-
-def _outcome(exc: BaseException) -> tuple[str, int]:
-    """The outcome and exit code the sync's metrics file records for a sync that raised ``exc``."""
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted", EXIT_INTERRUPTED
-    code = sync_exit_code(exc) if isinstance(exc, SyncError) else EXIT_FAILED
-    return _OUTCOMES.get(code, "failed"), code
-
-
-_OUTCOMES = {EXIT_LOCKED: "locked", EXIT_SHRINK: "shrink_refused"}
 
 
 def store(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cache.errors import ShrinkRefused, SyncError, SyncLocked
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK", "sync_exit_code"]
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK", "sync_exit_code",
+           "sync_outcome"]
 
 EXIT_OK = 0  # done
 EXIT_FAILED = 1  # could not be done: Redis or the store unreachable, a check failed
@@ -21,3 +22,14 @@ def sync_exit_code(exc: SyncError) -> int:
     if isinstance(exc, ShrinkRefused):
         return EXIT_SHRINK
     return EXIT_FAILED
+
+
+def sync_outcome(exc: BaseException) -> tuple[str, int]:
+    """How a sync that raised ``exc`` ended: the outcome its metrics file records, and the exit code."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", EXIT_INTERRUPTED
+    code = sync_exit_code(exc) if isinstance(exc, SyncError) else EXIT_FAILED
+    return _OUTCOMES.get(code, "failed"), code
+
+
+_OUTCOMES = {EXIT_LOCKED: "locked", EXIT_SHRINK: "shrink_refused"}
