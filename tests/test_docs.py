@@ -331,3 +331,18 @@ def test_the_readme_links_every_docs_page() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     linked = {m.group(1) for m in _LINK.finditer(readme)}
     assert [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"docs/{p.name}" not in linked] == []
+
+
+_CODE_SPAN = re.compile(r"`([^`\s]+)`")
+TO_ADD = {"gateway/admin/", "gateway/ui/"}  # rooms the page says how to add
+
+
+def test_the_architecture_names_only_paths_that_exist() -> None:
+    """docs/architecture.md is read first: every folder or module it names is where it says."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = {m.group(1) for m in _CODE_SPAN.finditer(page)}
+    modules = {p.name for top in ("gateway", "cache", "rules") for p in (ROOT / top).rglob("*.py")}
+    paths = [n for n in named if "/" in n and not n.startswith("/") and "<" not in n and "{" not in n
+             and n not in TO_ADD]
+    assert paths and [p for p in paths if not list(ROOT.glob(p.rstrip("/")))] == []
+    assert [n for n in named if n.endswith(".py") and "/" not in n and n not in modules] == []
