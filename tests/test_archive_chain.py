@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import time
 from datetime import date, timedelta
@@ -13,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.check.core import ClaimResult, LineResult
-from gateway.decisionlog.entries import decision_entry, parse_entry, received_day
-from rules.store.archive.chain import ArchivedDecision
+from gateway.decisionlog.entries import decision_entry, feedback_entry, parse_entry, received_day
+from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback, digest
 from rules.store.archive.reads import ArchiveReader
 from rules.store.archive.writes import Archive, partition_name
 from rules.store.scans import Store
-from rules.store.schema import decision_days, decision_lines, decisions
+from rules.store.schema import decision_days, decision_feedback, decision_lines, decisions
 
 DAY = 86_400
 
@@ -118,3 +119,85 @@ def test_cli_shows_verifies_and_names_the_altered_decision(store: Store, monkeyp
     assert main(["decisions", "verify"]) == 1
     assert f"decision 2 ({batch[1].decision_id})" in capsys.readouterr().err
     assert main(["decisions", "show", "nope"]) == 2
+
+
+# -- a termination's ban end, and feedback in a chain of its own --------------------------------
+
+
+def terminated(at: float) -> ArchivedDecision:
+    line = LineResult("1", "D0001", "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
+    result = ClaimResult("C-T", "reject", "id-terminated", {"version": 3}, True, [line])
+    parsed = parse_entry(decision_entry(at, result, "v1", None))
+    assert isinstance(parsed, ArchivedDecision)
+    return parsed
+
+
+def test_a_lines_ban_until_is_archived_shown_and_chained(store: Store, monkeypatch: Any,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli.main import main
+
+    monkeypatch.setenv("DRGATE_STORE_URL", store.url)
+    decision = terminated(time.time())
+    Archive(store.engine).insert([decision])
+    found = ArchiveReader(store.engine).decision(decision.decision_id)
+    assert found is not None and found["lines"][0]["ban_until"] == "2029-03-02"
+    assert main(["decisions", "show", decision.decision_id]) == 0
+    assert "2029-03-02" in capsys.readouterr().out
+    with store.engine.begin() as conn:  # the ban shortened in SQL
+        conn.execute(decision_lines.update().values(ban_until=date(2026, 3, 3)))
+    mismatch = ArchiveReader(store.engine).verify().mismatch
+    assert mismatch is not None and mismatch.decision_id == decision.decision_id
+
+
+def test_an_entry_of_layout_2_keeps_its_digest() -> None:
+    """Lines without ban_until (layout 2, and rows archived before revision 0005) digest as they did."""
+    entry = orjson.loads(decision_entry(time.time(), ClaimResult("C-2", "pass", "id-v2", {"version": 3}, True, [
+        LineResult("1", "D0001", "pass", "ok", None, None, [], None)]), "v1", None))
+    entry["v"], entry["lines"] = 2, [[x[0], x[1], *x[2:6], *x[7:]] for x in entry["lines"]]  # no ban_until
+    parsed = parse_entry(orjson.dumps(entry))
+    assert isinstance(parsed, ArchivedDecision)
+    (line,) = parsed.lines
+    assert line[-1] is None
+    old = hashlib.sha256(orjson.dumps([parsed.decision, [line[2:-1]], []])).hexdigest()  # 0004's digest
+    assert digest(parsed.decision, parsed.lines, parsed.grounds) == old
+
+
+def feedback(n: int, decision_id: str, at: float) -> ArchivedFeedback:
+    parsed = parse_entry(orjson.dumps(feedback_entry(at + n / 1000, decision_id, {"way": "continue", "n": n})))
+    assert isinstance(parsed, ArchivedFeedback)
+    return parsed
+
+
+def test_feedback_is_chained_and_altering_it_in_sql_is_detected(store: Store, monkeypatch: Any,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli.main import main
+
+    monkeypatch.setenv("DRGATE_STORE_URL", store.url)
+    archive = Archive(store.engine)
+    now = time.time()
+    batch = entries(3, now)
+    notes = [feedback(n, batch[n % 3].decision_id, now) for n in range(6)]
+    archive.insert(batch, notes[:4])
+    archive.insert([], [*notes[2:], notes[5]])  # two again, one twice: each kept once, in the chain once
+    assert ArchiveReader(store.engine).verify().mismatch is None
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(decision_feedback)).scalar_one() == 6
+        conn.execute(decision_feedback.update().where(decision_feedback.c.seq == 4)
+                     .values(body='{"way": "modify", "n": 3}'))  # an insider rewrites what the doctor answered
+    mismatch = ArchiveReader(store.engine).verify().mismatch
+    assert mismatch is not None
+    assert (mismatch.kind, mismatch.seq, mismatch.decision_id) == ("feedback", 4, notes[3].row["feedback_id"])
+    assert main(["decisions", "verify"]) == 1
+    assert f"feedback 4 ({notes[3].row['feedback_id']})" in capsys.readouterr().err
+
+
+def test_feedback_removed_from_the_end_of_a_day_is_detected(store: Store) -> None:
+    archive = Archive(store.engine)
+    now = time.time()
+    notes = [feedback(n, "id-elsewhere", now) for n in range(3)]  # its decision archived on another day, or not yet
+    archive.insert([], notes)
+    assert ArchiveReader(store.engine).verify().mismatch is None
+    with store.engine.begin() as conn:
+        conn.execute(decision_feedback.delete().where(decision_feedback.c.seq == 3))
+    mismatch = ArchiveReader(store.engine).verify().mismatch
+    assert mismatch is not None and mismatch.kind == "feedback" and "head" in mismatch.why

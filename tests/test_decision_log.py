@@ -61,9 +61,9 @@ def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys:
     first, answer = logged[0], answers[0]
     assert (first["claim"], first["decision"], first["version"], first["enforced"]) == (
         answer["claim_id"], answer["decision"], answer["snapshot"]["version"], True)
-    assert [row[:8] for row in first["lines"]] == [
+    assert [row[:9] for row in first["lines"]] == [
         [line["line_id"], line["physician_code"], line["decision"], line["reason"], line["basis"], line["until"],
-         line["flags"], line["would_reject"]] for line in answer["lines"]]
+         line["ban_until"], line["flags"], line["would_reject"]] for line in answer["lines"]]
     assert "drgate_decision_log_dropped_total 0.0" in metrics
 
 

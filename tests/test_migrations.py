@@ -94,3 +94,23 @@ def test_migrations_ship_inside_the_package() -> None:
 
     versions = resources.files("rules.store") / "migrations" / "versions"
     assert any(p.name.startswith(f"{BASELINE}_") for p in versions.iterdir())
+
+
+def test_upgrade_from_0004_chains_the_feedback_archived_before(store: Store) -> None:
+    """Feedback archived before revision 0005 had no chain: the upgrade chains it, verify then holds."""
+    from rules.store.archive.reads import ArchiveReader
+
+    with store.engine.begin() as conn:
+        command.downgrade(_config(conn), "0004")
+        for n, day in enumerate(("2026-11-30", "2026-12-01", "2026-12-01")):
+            conn.execute(sa.text("INSERT INTO decision_feedback (feedback_id, decision_id, day, received_at, front, "
+                                 "caller, body) VALUES (:f, 'd-1', :day, :at, 'nhsa3103', NULL, '{}')"),
+                         {"f": f"f-{n}", "day": day, "at": 1764500000000 + n})
+    assert upgrade(store.engine) == ("0004", head_revision())
+    assert _differences(store) == []
+    reader = ArchiveReader(store.engine)
+    assert reader.verify().mismatch is None
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE decision_feedback SET body = '{\"way\": \"modify\"}' WHERE feedback_id = 'f-2'"))
+    mismatch = reader.verify().mismatch
+    assert mismatch is not None and (mismatch.kind, mismatch.decision_id) == ("feedback", "f-2")

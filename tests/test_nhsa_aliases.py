@@ -101,5 +101,5 @@ def test_the_decision_log_keeps_the_code_as_sent_and_as_resolved(client: TestCli
     entry = orjson.loads(fields[b"d"])
     assert entry["front"] == "nhsa2204" and entry["mdtrt"]
     first, second = entry["lines"]
-    assert (first[1], first[9]) == ("his0231", OK)  # as sent, as resolved
-    assert len(second) == 9  # sent as the 医保医师代码 itself: nothing resolved
+    assert (first[1], first[10]) == ("his0231", OK)  # as sent, as resolved
+    assert len(second) == 10  # sent as the 医保医师代码 itself: nothing resolved

@@ -77,13 +77,13 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
     watch = WATCH in d.flags
     behind = d.would_reject if d.reason == "emergency_exempt" else d.reason
     why = grounds(record, institution, on, behind or "", watch) if behind != "ok" or watch else ()
-    until = iso(d.until)
-    # decision, reason, basis, until, flags, would_reject, refs: the middle of a log entry's line
-    # (gateway.decisionlog.entries), serialised once here; orjson copies a Fragment's bytes as they are.
-    logged = orjson.Fragment(orjson.dumps([decision, d.reason, d.basis, until, flags, would_reject,
+    until, ban_until = iso(d.until), iso(d.ban_until)
+    # decision, reason, basis, until, ban_until, flags, would_reject, refs: the middle of a log entry's
+    # line (gateway.decisionlog.entries), serialised once here; orjson copies a Fragment's bytes as they are.
+    logged = orjson.Fragment(orjson.dumps([decision, d.reason, d.basis, until, ban_until, flags, would_reject,
                                            [ref for ref, _ in why]])[1:-1])
     found: Verdict = (record, decision, d.reason, d.basis, until, flags, would_reject,
-                      1 if decision == PASS else 0, iso(d.ban_until), why, logged)
+                      1 if decision == PASS else 0, ban_until, why, logged)
     table[code] = found
     _current.size += 1
     return found

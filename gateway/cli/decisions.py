@@ -94,12 +94,12 @@ def _run(settings: Settings, store: Store, args: argparse.Namespace) -> int:
         m = result.mismatch
         if args.json:
             print_json({"days": result.days, "decisions": result.decisions, "ok": m is None,
-                        "mismatch": None if m is None else {"day": m.day.isoformat(), "seq": m.seq,
+                        "mismatch": None if m is None else {"day": m.day.isoformat(), "kind": m.kind, "seq": m.seq,
                                                             "decision_id": m.decision_id, "why": m.why}})
         elif m is None:
             print(f"verified {result.decisions} decisions over {result.days} day(s): every chain matches")
         else:
-            print(f"drgate: day {m.day}, decision {m.seq} ({m.decision_id or 'absent'}): {m.why}", file=sys.stderr)
+            print(f"drgate: day {m.day}, {m.kind} {m.seq} ({m.decision_id or 'absent'}): {m.why}", file=sys.stderr)
         return EXIT_OK if m is None else EXIT_FAILED
     if command == "export":
         if args.out is None:
@@ -167,12 +167,13 @@ def _print_decision(d: dict[str, Any], only: str | None = None) -> None:
           f"received {d['day']} via {d['front']} ({d['caller'] or 'no key'})")
     print(f"  service {d['service_from']}..{d['service_to']}  {d['profile']}  enforce={d['enforced']}  "
           f"fail_{d['fail_mode']}  {snap}")
-    rows = [("line", "physician", "decision", "reason", "basis", "until", "flags", "would_reject", "refs")]
+    rows = [("line", "physician", "decision", "reason", "basis", "until", "ban_until", "flags", "would_reject",
+             "refs")]
     for line in d["lines"]:
         if only is None or line["physician_code"] == only:
             rows.append((line["line_id"], line["physician_code"], line["decision"], line["reason"],
-                         line["basis"] or "", line["until"] or "", ",".join(line["flags"]),
-                         line["would_reject"] or "", ",".join(line["refs"])))
+                         line["basis"] or "", line["until"] or "", line.get("ban_until") or "",
+                         ",".join(line["flags"]), line["would_reject"] or "", ",".join(line["refs"])))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))

@@ -5,7 +5,7 @@ cyclic GC).  Its ``kind`` says what it records; an entry without ``kind`` is a `
 
 kind ``decision`` (every answer of every front)::
 
-    v         2 (this layout)
+    v         3 (this layout; 2 had no ban_until in its lines, 1 was shorter still)
     kind      "decision"
     id        decision_id returned to the caller
     at        time received, Unix milliseconds
@@ -21,8 +21,10 @@ kind ``decision`` (every answer of every front)::
     profile   city profile, e.g. quzhou-2020
     snapshot  the snapshot decided on: its publication id (null when none was held)
     generation, version   its generation and version, for people (counters may repeat; the id never does)
-    lines     [[line_id, code, decision, reason, basis, until, flags, would_reject, refs(, resolved, day)], ...]
-              code: as sent; refs: ids of the records behind the answer (keys of ``grounds``);
+    lines     [[line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs(, resolved,
+              day)], ...]
+              code: as sent; ban_until: the end of the termination ban that binds (rejections only);
+              refs: ids of the records behind the answer (keys of ``grounds``);
               resolved and day only when either is known: the 医保医师代码 the code resolved to
               (null when the code sent), the line's own service day (null when the claim's)
     grounds   {ref: row} of every record any line cites (``gateway.check.grounds``)
@@ -58,7 +60,7 @@ from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback
 __all__ = ["DECISION", "FEEDBACK", "LAYOUT", "caller_name", "decision_entry", "feedback_entry",
            "parse_entry", "received_day"]
 
-LAYOUT = 2
+LAYOUT = 3
 DECISION = "decision"
 FEEDBACK = "feedback"
 
@@ -89,8 +91,8 @@ def decision_entry(at: float, result: ClaimResult, front: str, caller: str | Non
     lines = result.lines
     cited: dict[str, Any] = {}
     if audit is None:  # a result built by hand (tests, tools): the answer's own fields only
-        rows: list[Any] = [[x.line_id, x.physician_code, x.decision, x.reason, x.basis, x.until, x.flags,
-                            x.would_reject, ()] for x in lines]
+        rows: list[Any] = [[x.line_id, x.physician_code, x.decision, x.reason, x.basis, x.until, x.ban_until,
+                            x.flags, x.would_reject, ()] for x in lines]
         first = last = None
         inst = snap_id = generation = None
     else:
@@ -169,15 +171,17 @@ def _decision(e: dict[str, Any]) -> ArchivedDecision:
     day = received.isoformat()
     layout = int(e.get("v", 1))
     lines = e["lines"]
-    if layout == 1:  # [line_id, decision, reason, would_reject]: before this layout
-        lines = [[x[0], "", x[1], x[2], None, None, [], x[3], []] for x in lines]
-    lines = [x if len(x) == 11 else [*x, None, None] for x in lines]
+    if layout == 1:  # [line_id, decision, reason, would_reject]
+        lines = [[x[0], "", x[1], x[2], None, None, None, [], x[3], []] for x in lines]
+    elif layout == 2:  # no ban_until
+        lines = [[*x[:6], None, *x[6:]] for x in lines]
+    lines = [x if len(x) == 12 else [*x, None, None] for x in lines]
     # One tuple a line, no call per field when it is absent: ~2 µs a line (the archiver's main cost).
     rows = [(day, decision_id, n, str(line_id), str(code), resolved, own_day and _day(own_day), decision, reason,
              basis, until and _day(until), ",".join(flags) if flags else "", would_reject,
-             ",".join(refs) if refs else "")
-            for n, (line_id, code, decision, reason, basis, until, flags, would_reject, refs, resolved, own_day)
-            in enumerate(lines)]
+             ",".join(refs) if refs else "", ban_until and _day(ban_until))
+            for n, (line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs, resolved,
+                    own_day) in enumerate(lines)]
     grounds = []
     for ref, g in sorted((e.get("grounds") or {}).items()):
         kind, action, start, end, ban_until, article, computed = g

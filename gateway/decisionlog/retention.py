@@ -7,7 +7,8 @@ in entries alone does not bound memory.  So the append script keeps a ledger bes
     {prefix}:decisions:slices  list  "first_ms last_ms last_seq bytes entries", oldest first
     {prefix}:decisions:size    hash  bytes, entries: the sums over the slices
 
-Each batch adds its entries' bytes (payload + ``64 + payload/64``: the stream's own overhead,
+Each batch adds its entries' bytes (payload + ``64 + payload/64 + min(payload, 4096)/6``: the
+stream's own overhead, the last term its node's share of an entry up to ``stream-node-max-bytes``,
 measured with ``MEMORY USAGE … SAMPLES 0`` at 60 B–98 KB an entry, conservative) to the newest
 slice, or opens one when that slice would pass 1/1024 of a bound.  While any bound is passed, or
 the oldest slice is past the age, the oldest slices are dropped from the ledger and one
@@ -91,7 +92,7 @@ end
 local id, bytes, n = nil, 0, #ARGV - 7
 for i = 8, #ARGV do
     id = redis.call('XADD', stream, '*', 'd', ARGV[i])
-    bytes = bytes + #ARGV[i] + 64 + math.floor(#ARGV[i] / 64)
+    bytes = bytes + #ARGV[i] + 64 + math.floor(#ARGV[i] / 64) + math.floor(math.min(#ARGV[i], 4096) / 6)
 end
 local ms, seq = string.match(id, '(%d+)-(%d+)')
 ms, seq = tonumber(ms), tonumber(seq)

@@ -205,6 +205,7 @@ decision_lines = sa.Table(
     sa.Column("flags", sa.String(64), nullable=False),  # comma-separated
     sa.Column("would_reject", sa.String(32)),
     sa.Column("refs", sa.String(400), nullable=False),  # comma-separated refs of decision_grounds
+    sa.Column("ban_until", sa.Date),  # a termination's ban end that binds (rejections only; revision 0005)
     sa.Index("ix_decision_lines_physician", "physician_code", "day"),
     postgresql_partition_by=BY_DAY,
     sqlite_with_rowid=False,  # SQLite: clustered on the key, one B-tree fewer to write
@@ -235,6 +236,8 @@ decision_feedback = sa.Table(
     sa.Column("front", sa.String(16), nullable=False),
     sa.Column("caller", sa.String(64)),
     sa.Column("body", sa.Text, nullable=False),  # the caller's report, JSON
+    sa.Column("seq", sa.Integer),  # position in the day's feedback chain, from 1 (revision 0005)
+    sa.Column("chain", sa.String(64)),  # sha256(previous chain + this feedback's digest)
 )
 decision_days = sa.Table(
     "decision_days",
@@ -242,6 +245,8 @@ decision_days = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),  # decisions archived that day: the chain's length
     sa.Column("head", sa.String(64), nullable=False),  # the last decision's chain
+    sa.Column("feedback_count", sa.Integer, nullable=False, server_default="0"),  # the feedback chain's length
+    sa.Column("feedback_head", sa.String(64)),  # its last chain; null: none yet (genesis)
 )
 
 #: Tables partitioned by day on PostgreSQL, parents of ``<table>_<yyyymmdd>`` partitions.

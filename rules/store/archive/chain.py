@@ -5,7 +5,9 @@ chain's own, lines in order, grounds by ref, dates ISO); its *chain* is
 ``sha256(previous chain + digest)``, the first one chained to ``genesis(day)``.  The day's last
 chain and length are kept in ``decision_days``.  Changing, adding or removing any archived
 decision, line or ground of a day breaks every chain from that decision on: ``drgate decisions
-verify`` recomputes them and names the first that does not match.
+verify`` recomputes them and names the first that does not match.  Feedback (3103) has a chain of
+its own per received day (``feedback_digest``, ``feedback_genesis``; its head beside the
+decisions' in ``decision_days``): it arrives apart from its decision, often on another day.
 
 The chain proves the rows were not changed after archiving by someone without the means to
 rewrite the whole day's chain; anchor the heads elsewhere (a daily export, a notary) for more.
@@ -21,17 +23,19 @@ from typing import Any
 
 import orjson
 
-__all__ = ["DECISION_FIELDS", "GROUND_FIELDS", "LINE_FIELDS", "ArchivedDecision", "ArchivedFeedback", "Row", "digest",
-           "digest_of_rows", "genesis", "link"]
+__all__ = ["DECISION_FIELDS", "FEEDBACK_FIELDS", "GROUND_FIELDS", "LINE_FIELDS", "ArchivedDecision", "ArchivedFeedback",
+           "Row", "digest", "digest_of_rows", "feedback_digest", "feedback_genesis", "genesis", "link"]
 
 #: Columns of a decision's row covered by its digest, in order; the row is stored with ``seq`` and
 #: ``chain`` after them (the chain itself).
 DECISION_FIELDS = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids",
                    "institution_code", "service_from", "service_to", "decision", "enforced", "fail_mode", "profile",
                    "snapshot_id", "snapshot_generation", "snapshot_version", "line_count")
-#: Columns of a line's row, in order; the digest covers all but the first two (the decision's key).
+#: Columns of a line's row, in order; the digest covers all but the first two (the decision's key),
+#: and ``ban_until`` (revision 0005) only when it is set: a line archived before it keeps its digest.
 LINE_FIELDS = ("day", "decision_id", "n", "line_id", "physician_code", "resolved_code", "service_day", "decision",
-               "reason", "basis", "until", "flags", "would_reject", "refs")
+               "reason", "basis", "until", "flags", "would_reject", "refs", "ban_until")
+_BAN_UNTIL = LINE_FIELDS.index("ban_until")
 GROUND_FIELDS = ("day", "decision_id", "ref", "kind", "action", "start", "end", "ban_until", "article", "computed")
 
 #: A row as a tuple of its fields, dates as ISO strings (how SQLite stores them, what PostgreSQL casts).
@@ -63,7 +67,8 @@ def _iso(v: Any) -> Any:
 
 def digest(decision: Row, lines: Iterable[Row], grounds: Iterable[Row]) -> str:
     """The decision's digest from its rows (lines in order, grounds by ref), as inserted."""
-    return hashlib.sha256(orjson.dumps([decision, [r[2:] for r in lines], [g[2:] for g in grounds]])).hexdigest()
+    return hashlib.sha256(orjson.dumps([decision, [r[2:] if r[_BAN_UNTIL] is not None else r[2:_BAN_UNTIL]
+                                                   for r in lines], [g[2:] for g in grounds]])).hexdigest()
 
 
 def digest_of_rows(decision: Mapping[str, Any], lines: Iterable[Mapping[str, Any]],
@@ -76,6 +81,20 @@ def digest_of_rows(decision: Mapping[str, Any], lines: Iterable[Mapping[str, Any
 
 def genesis(day: date) -> str:
     return hashlib.sha256(f"drgate-decisions:{day.isoformat()}".encode()).hexdigest()
+
+
+#: Columns of a feedback row covered by its digest, in order (the row also holds ``seq``, ``chain``).
+FEEDBACK_FIELDS = ("feedback_id", "decision_id", "day", "received_at", "front", "caller", "body")
+
+
+def feedback_digest(row: Mapping[str, Any]) -> str:
+    """A feedback row's digest (inserted or read back: dates as ``date`` or ISO)."""
+    return hashlib.sha256(orjson.dumps([_iso(row[f]) for f in FEEDBACK_FIELDS])).hexdigest()
+
+
+def feedback_genesis(day: date | str) -> str:
+    """The first link of a day's feedback chain: feedback is chained per received day, apart from decisions."""
+    return hashlib.sha256(f"drgate-feedback:{_iso(day)}".encode()).hexdigest()
 
 
 def link(previous: str, decision_digest: str) -> str:

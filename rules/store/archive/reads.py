@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from rules.store.archive.chain import digest_of_rows, genesis, link
+from rules.store.archive.chain import digest_of_rows, feedback_digest, feedback_genesis, genesis, link
 from rules.store.schema import (
     credits,
     decision_days,
@@ -36,7 +36,7 @@ __all__ = ["ArchiveReader", "Mismatch", "Page", "VerifyResult"]
 _EXPORT_FIELDS = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids", "institution_code",
                   "service_from", "service_to", "claim_decision", "enforced", "fail_mode", "profile", "snapshot_id",
                   "snapshot_generation", "snapshot_version", "n", "line_id", "physician_code", "resolved_code",
-                  "service_day", "decision", "reason", "basis", "until", "flags", "would_reject", "refs")
+                  "service_day", "decision", "reason", "basis", "until", "flags", "would_reject", "refs", "ban_until")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,9 @@ class Page:
 class Mismatch:
     day: date
     seq: int
-    decision_id: str | None
+    decision_id: str | None  # the decision's, or the feedback's id (``kind``)
     why: str
+    kind: str = "decision"  # decision | feedback: which of the day's chains
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ class ArchiveReader:
             sa.select(decision_feedback).where(decision_feedback.c.decision_id == row.decision_id)
             .order_by(decision_feedback.c.received_at))]
         for f in feedback:
-            del f["decision_id"]
+            del f["decision_id"], f["seq"], f["chain"]
         return {**_plain(row), "lines": lines, "grounds": grounds, "feedback": feedback}
 
     def _since(self, conn: Connection, ground: dict[str, Any], lines: list[dict[str, Any]]) -> str | None:
@@ -191,7 +192,25 @@ class ArchiveReader:
         if head_row is None or (head_row._mapping["count"], head_row.head) != (seq, head):
             return seq, Mismatch(day, seq + 1, None, "the day's chain head does not match: decisions were "
                                  "removed from its end, or the head was changed")
-        return seq, None
+        return seq, self._verify_feedback(conn, day, head_row)
+
+    def _verify_feedback(self, conn: Connection, day: date, head_row: Any) -> Mismatch | None:
+        """The day's feedback chain (feedback is few: read at once)."""
+        head, seq = feedback_genesis(day), 0
+        rows = conn.execute(sa.select(decision_feedback).where(decision_feedback.c.day == day)
+                            .order_by(decision_feedback.c.seq)).all()
+        for r in rows:
+            if r.seq != seq + 1:
+                return Mismatch(day, seq + 1, None if r.seq is not None else r.feedback_id,
+                                f"feedback number {seq + 1} of the day is missing", "feedback")
+            seq = r.seq
+            head = link(head, feedback_digest(dict(r._mapping)))
+            if head != r.chain:
+                return Mismatch(day, seq, r.feedback_id, "its row or chain was changed", "feedback")
+        if (head_row.feedback_count, head_row.feedback_head or feedback_genesis(day)) != (seq, head):
+            return Mismatch(day, seq + 1, None, "the day's feedback chain head does not match: feedback was "
+                            "removed from its end, or the head was changed", "feedback")
+        return None
 
     # -- export --------------------------------------------------------------------------------
 
@@ -214,7 +233,7 @@ class ArchiveReader:
                            d.institution_code, d.service_from, d.service_to, d.decision, d.enforced, d.fail_mode,
                            d.profile, d.snapshot_id, d.snapshot_generation, d.snapshot_version, ln.n, ln.line_id,
                            ln.physician_code, ln.resolved_code, ln.service_day, ln.decision, ln.reason, ln.basis,
-                           ln.until, ln.flags, ln.would_reject, ln.refs)
+                           ln.until, ln.flags, ln.would_reject, ln.refs, ln.ban_until)
                  .join(decision_lines, sa.and_(ln.day == d.day, ln.decision_id == d.decision_id))
                  .where(d.day == day).order_by(d.seq, ln.n))
             yield from (tuple(r) for r in conn.execution_options(yield_per=5000).execute(q))

@@ -33,6 +33,8 @@ from rules.store.archive.chain import (
     ArchivedFeedback,
     Row,
     digest,
+    feedback_digest,
+    feedback_genesis,
     genesis,
     link,
 )
@@ -128,21 +130,40 @@ class Archive:
         by_day: dict[date, list[ArchivedDecision]] = defaultdict(list)
         for d in batch:
             by_day[d.day].append(d)
+        feedback_by_day: dict[date, list[ArchivedFeedback]] = defaultdict(list)
+        for f in feedback:
+            feedback_by_day[f.row["day"]].append(f)
         self.ensure_partitions(by_day)
         added = lines = 0
         with self.engine.begin() as conn:
-            for day in sorted(by_day):  # one order for every archiver: no lock cycle between them
-                new, new_lines = self._insert_day(conn, day, by_day[day])
+            for day in sorted(by_day.keys() | feedback_by_day.keys()):  # one order for every archiver: no lock cycle
+                count, head, feedback_count, feedback_head = self._lock_day(conn, day)
+                new, new_lines, count, head = self._insert_decisions(conn, day, by_day.get(day, []), count, head)
+                new_feedback, feedback_head = self._insert_feedback(conn, feedback_by_day.get(day, []),
+                                                                    feedback_count, feedback_head or
+                                                                    feedback_genesis(day))
+                if new or new_feedback:
+                    conn.execute(decision_days.update().where(decision_days.c.day == day).values(
+                        count=count, head=head, feedback_count=feedback_count + new_feedback,
+                        feedback_head=feedback_head))
                 added, lines = added + new, lines + new_lines
-            if feedback:
-                conn.execute(self._insert(decision_feedback), [f.row for f in feedback])
         return added, lines
 
-    def _insert_day(self, conn: Connection, day: date, batch: list[ArchivedDecision]) -> tuple[int, int]:
+    def _lock_day(self, conn: Connection, day: date) -> tuple[int, str, int, str | None]:
+        """The day's chain heads, locked until the commit (decisions' and feedback's)."""
         # A write first: SQLite takes its write lock here rather than failing to upgrade a read.
-        conn.execute(self._insert(decision_days), [{"day": day, "count": 0, "head": genesis(day)}])
-        head_q = sa.select(decision_days.c.count, decision_days.c.head).where(decision_days.c.day == day)
-        count, head = conn.execute(head_q.with_for_update() if self.postgres else head_q).one()
+        conn.execute(self._insert(decision_days), [{"day": day, "count": 0, "head": genesis(day), "feedback_count": 0}])
+        c = decision_days.c
+        head_q = sa.select(c.count, c.head, c.feedback_count, c.feedback_head).where(c.day == day)
+        count, head, feedback_count, feedback_head = conn.execute(
+            head_q.with_for_update() if self.postgres else head_q).one()
+        return count, head, feedback_count, feedback_head
+
+    def _insert_decisions(self, conn: Connection, day: date, batch: list[ArchivedDecision], count: int,
+                          head: str) -> tuple[int, int, int, str]:
+        """(decisions, lines) new, and the chain's length and head after them."""
+        if not batch:
+            return 0, 0, count, head
         ids = [d.decision_id for d in batch]
         known = set(conn.execute(sa.select(decisions.c.decision_id).where(
             decisions.c.day == day, decisions.c.decision_id.in_(ids))).scalars())
@@ -160,14 +181,31 @@ class Archive:
             lines.extend(d.lines)
             grounds.extend(d.grounds)
         if not rows:
-            return 0, 0
+            return 0, 0, count, head
         self._write_rows(conn, "decisions", _DECISION_COLUMNS, rows)
         if lines:
             self._write_rows(conn, "decision_lines", LINE_FIELDS, lines)
         if grounds:
             self._write_rows(conn, "decision_grounds", GROUND_FIELDS, grounds)
-        conn.execute(decision_days.update().where(decision_days.c.day == day).values(count=count, head=head))
-        return len(rows), len(lines)
+        return len(rows), len(lines), count, head
+
+    def _insert_feedback(self, conn: Connection, batch: list[ArchivedFeedback], count: int,
+                         head: str) -> tuple[int, str]:
+        """Feedback not archived yet, chained after the day's; (feedback new, the chain's head)."""
+        if not batch:
+            return 0, head
+        known = set(conn.execute(sa.select(decision_feedback.c.feedback_id).where(
+            decision_feedback.c.feedback_id.in_([f.row["feedback_id"] for f in batch]))).scalars())
+        rows: list[dict[str, Any]] = []
+        for f in batch:
+            if f.row["feedback_id"] in known:
+                continue
+            known.add(f.row["feedback_id"])
+            head = link(head, feedback_digest(f.row))
+            rows.append({**f.row, "seq": count + len(rows) + 1, "chain": head})
+        if rows:
+            conn.execute(self._insert(decision_feedback), rows)
+        return len(rows), head
 
     # -- retention ---------------------------------------------------------------------------
 
