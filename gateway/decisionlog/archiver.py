@@ -24,6 +24,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -72,6 +73,7 @@ class Archiver:
         self.stats = ArchiverStats()
         self._claim_from = "0-0"
         self._group_ready = False
+        self._next_claim = 0.0  # monotonic time of the next claim of idle pending entries
         self._size = f"{stream}:size"  # the retention ledger's sums (cache.keys: decision_size)
         self._take_unarchived = client.register_script(TAKE_UNARCHIVED)
 
@@ -87,16 +89,27 @@ class Archiver:
 
     def step(self) -> int:
         """Claim idle pending entries, else read new ones; archive and acknowledge. Entries handled."""
+        entries = self._claim_due(force=True) or self._read()
+        if entries:
+            self._store(entries, *self._parse(entries))
+        return len(entries)
+
+    def _claim_due(self, *, force: bool = False) -> list[Any]:
+        """Idle pending entries (and the count of trimmed ones), at most every half ``claim_idle``."""
+        now = time.monotonic()
+        if not force and now < self._next_claim:
+            return []
         self._ensure_group()
         self._count_trimmed()
         entries = self._claim()
-        if not entries:
-            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
-                                               block=self.block_ms or None)
-            entries = reply[0][1] if reply else []
-        if entries:
-            self._archive(entries)
-        return len(entries)
+        self._next_claim = now if entries else now + self.claim_idle_ms / 2000
+        return entries
+
+    def _read(self) -> list[Any]:
+        self._ensure_group()
+        reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
+                                           block=self.block_ms or None)
+        return reply[0][1] if reply else []
 
     def _claim(self) -> list[Any]:
         reply: Any = self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms,
@@ -118,7 +131,7 @@ class Archiver:
                       "(its byte bound, DRGATE_DECISION_LOG_MAX_BYTES, was reached while the archiver was behind); "
                       "they are not in the archive", trimmed)
 
-    def _archive(self, entries: list[Any]) -> None:
+    def _parse(self, entries: list[Any]) -> tuple[list[ArchivedDecision], list[ArchivedFeedback]]:
         decisions: list[ArchivedDecision] = []
         feedback: list[ArchivedFeedback] = []
         for entry_id, fields in entries:
@@ -135,7 +148,11 @@ class Archiver:
                 decisions.append(parsed)
             else:
                 feedback.append(parsed)
-        added, lines = self.archive.insert(decisions, feedback)  # commits; only then acknowledge
+        return decisions, feedback
+
+    def _store(self, entries: list[Any], decisions: list[ArchivedDecision], feedback: list[ArchivedFeedback]) -> None:
+        """Insert the batch (one transaction), then acknowledge its entries: only after the commit."""
+        added, lines = self.archive.insert(decisions, feedback)
         self.redis.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
         self.stats.read += len(entries)
         self.stats.archived += added
@@ -149,23 +166,70 @@ class Archiver:
         self.archive.drop_before(today - timedelta(self.keep_days))
 
     def run(self, *, once: bool = False, should_stop: Callable[[], bool] = lambda: False) -> ArchiverStats:
-        """Archive until stopped (``once``: until the stream holds nothing new nor claimable)."""
+        """Archive until stopped (``once``: until the stream holds nothing new nor claimable).
+
+        The next batch is read and parsed while the last one is written (a thread of its own: the
+        store's driver lets the interpreter go while the database works), one batch in flight at
+        most, each acknowledged after its own commit.  Claims wait for the batch in flight, so an
+        archiver never claims entries it is still writing."""
         self.prepare()
         prepared = time.monotonic()
         backoff = 0.1
-        while not should_stop():
-            try:
-                handled = self.step()
-            except (RedisError, OSError) as exc:
-                log.warning("decision archive: redis unavailable (%s); retrying in %.1fs", type(exc).__name__, backoff)
-                self._group_ready = False
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.1
-            if once and not handled:
-                break
-            if time.monotonic() - prepared > 3600:  # a long-running archiver crosses midnight
-                self.prepare()
-                prepared = time.monotonic()
+        flight: Future[None] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="drgate-archive") as writer:
+            while not should_stop():
+                try:
+                    entries = self._next(flight)
+                    if not entries and flight is not None:  # nothing new: let the batch in flight land first
+                        _landed(flight)
+                        flight = None
+                        continue
+                    if not entries and once:
+                        break
+                    if entries:
+                        parsed = self._parse(entries)
+                        _landed(flight)
+                        flight = writer.submit(self._store, entries, *parsed)
+                except (RedisError, OSError) as exc:
+                    _landed(flight, quiet=True)
+                    flight = None
+                    log.warning("decision archive: redis unavailable (%s); retrying in %.1fs", type(exc).__name__,
+                                backoff)
+                    self._group_ready = False
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.1
+                if time.monotonic() - prepared > 3600:  # a long-running archiver crosses midnight
+                    _landed(flight)
+                    flight = None
+                    self.prepare()
+                    prepared = time.monotonic()
+            _landed(flight, quiet=True)
         return self.stats
+
+    def _next(self, flight: Future[None] | None) -> list[Any]:
+        """Claimed entries when a claim is due (after the batch in flight landed), else new ones; with
+        nothing new and nothing in flight, a claim all the same (``once`` stops only then)."""
+        if time.monotonic() >= self._next_claim:
+            _landed(flight)
+            if entries := self._claim_due():
+                return entries
+        entries = self._read()
+        if not entries and flight is None:
+            entries = self._claim_due(force=True)
+        return entries
+
+
+def _landed(flight: Future[None] | None, *, quiet: bool = False) -> None:
+    """Wait for the batch in flight (None: nothing then).  Its Redis failure (the acknowledgement:
+    the entries stay pending, to be claimed again) is raised, or only logged when ``quiet``."""
+    if flight is None:
+        return
+    try:
+        flight.result()
+    except (RedisError, OSError) as exc:
+        if not quiet:
+            raise
+        log.warning("decision archive: a batch was stored but not acknowledged (%s); it will be claimed again",
+                    type(exc).__name__)

@@ -47,7 +47,7 @@ No names or other personal data: physician and institution codes, claim and line
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 import orjson
@@ -136,18 +136,35 @@ def feedback_entry(at: float, decision_id: str, body: dict[str, Any], front: str
 
 # -- reading entries back (the archiver) ---------------------------------------------------------
 
-_CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai: no daylight saving since 1991
+
+_DAY_MS = 86_400_000
+_CHINA_MS = 8 * 3_600_000
+_EPOCH = date(1970, 1, 1).toordinal()
+_RECEIVED: dict[int, date] = {}  # Asia/Shanghai day number -> date: a batch's entries share one or two
+_CHECKED: dict[Any, str] = {}  # ISO days already checked: a city's service days repeat all day
 
 
 def received_day(at_ms: int) -> date:
-    return datetime.fromtimestamp(at_ms / 1000, _CHINA).date()
+    """The Asia/Shanghai day of ``at_ms`` (UTC+8 all year: no daylight saving since 1991)."""
+    number = (at_ms + _CHINA_MS) // _DAY_MS
+    found = _RECEIVED.get(number)
+    if found is None:
+        found = date.fromordinal(_EPOCH + number)
+        if len(_RECEIVED) < 10_000:
+            _RECEIVED[number] = found
+    return found
 
 
 def _day(value: Any) -> str | None:
     """An ISO day as the archive stores it; anything else is not an entry."""
     if value is None:
         return None
-    return date.fromisoformat(value).isoformat()
+    found = _CHECKED.get(value)
+    if found is None:
+        found = date.fromisoformat(value).isoformat()
+        if len(_CHECKED) < 100_000:
+            _CHECKED[value] = found
+    return found
 
 
 def parse_entry(raw: bytes) -> ArchivedDecision | ArchivedFeedback:
@@ -175,13 +192,14 @@ def _decision(e: dict[str, Any]) -> ArchivedDecision:
         lines = [[x[0], "", x[1], x[2], None, None, None, [], x[3], []] for x in lines]
     elif layout == 2:  # no ban_until
         lines = [[*x[:6], None, *x[6:]] for x in lines]
-    lines = [x if len(x) == 12 else [*x, None, None] for x in lines]
-    # One tuple a line, no call per field when it is absent: ~2 µs a line (the archiver's main cost).
-    rows = [(day, decision_id, n, str(line_id), str(code), resolved, own_day and _day(own_day), decision, reason,
-             basis, until and _day(until), ",".join(flags) if flags else "", would_reject,
-             ",".join(refs) if refs else "", ban_until and _day(ban_until))
-            for n, (line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs, resolved,
-                    own_day) in enumerate(lines)]
+    # One tuple a line, no call per field when it is absent, the optional tail (resolved, day) read
+    # where it is: ~1.5 µs a line (padding every line to its full length first cost ~0.7 µs more).
+    rows = [(day, decision_id, n, str(line_id), str(code), tail[0] if tail else None,
+             tail[1] and _day(tail[1]) if tail else None, decision, reason, basis, until and _day(until),
+             ",".join(flags) if flags else "", would_reject, ",".join(refs) if refs else "",
+             ban_until and _day(ban_until))
+            for n, (line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs, *tail)
+            in enumerate(lines)]
     grounds = []
     for ref, g in sorted((e.get("grounds") or {}).items()):
         kind, action, start, end, ban_until, article, computed = g
