@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, api_keys=bool(settings.api_keys))
+            app.openapi_schema = build_openapi(app, api_keys=bool(settings.api_keys), profile=profile)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,7 +4,9 @@ FastAPI documents what it can see; the claim check and the ``/nhsa/`` transactio
 bodies themselves (fast paths), so their schemas are added here: ``CheckRequest`` for the check,
 ``gateway.formats.nhsa.openapi`` for the platform's envelopes.  Every error answer is documented with its
 body: ``Problem`` (``{"detail": "…"}``), ``ValidationProblem`` (the 422's list naming each field),
-and on ``/nhsa/`` the platform's envelope (``NhsaAnswer``), 401 included.
+and on ``/nhsa/`` the platform's envelope (``NhsaAnswer``), 401 included.  The check's description
+is the decision table: every reason of the registry (``gateway.check.reasons``) with the article
+the configured profile answers for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from fastapi.openapi.utils import get_openapi
 
 from gateway.api.auth import PROTECTED_PREFIX
 from gateway.api.schemas import CheckRequest
+from gateway.api.v1 import CHECK_PATH
+from gateway.check.reasons import REASONS
 from gateway.formats.nhsa import openapi as nhsa
+from rules.profiles import Profile
 
 __all__ = ["build_openapi"]
 
@@ -31,8 +36,11 @@ def _body(name: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
 
 
-def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
+def build_openapi(app: FastAPI, *, api_keys: bool, profile: Profile) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    check = schema.get("paths", {}).get(CHECK_PATH, {}).get("post")
+    if check is not None:
+        check["description"] = decision_table(profile)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     defs = CheckRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(defs.pop("$defs", {}))
@@ -52,6 +60,20 @@ def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
     if api_keys:
         _document_keys(schema)
     return schema
+
+
+def decision_table(profile: Profile) -> str:
+    """The check's reasons, in the order they are checked, with the articles ``profile`` answers."""
+    rows = [f"| `{r.code}` | {r.decision_text} | {_basis(profile, r.article_key)} | {r.zh}: {r.en} |"
+            for r in REASONS]
+    return "\n".join([
+        "Each line's `reason` is the first that applies, in this order (docs/decision.md); `basis` is the "
+        f"article of the configured profile, {profile.name} ({profile.city}).", "",
+        "| reason | decision | basis | meaning |", "|---|---|---|---|", *rows])
+
+
+def _basis(profile: Profile, article_key: str | None) -> str:
+    return (profile.basis_for(article_key) or "") if article_key is not None else ""
 
 
 def _document_keys(schema: dict[str, Any]) -> None:

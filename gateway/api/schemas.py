@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Literal, NotRequired
+from typing import TYPE_CHECKING, Annotated, Literal, NotRequired
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+from gateway.check.reasons import REASONS, codes
 
 __all__ = [
     "CLAIM",
@@ -67,10 +69,13 @@ ServiceDate = Annotated[
 ]
 MedType = Annotated[str, Field(max_length=6)]
 LineId = Annotated[str, Field(min_length=1, max_length=64)]
-Reason = Literal[
-    "institution_suspended", "institution_terminated", "unknown_physician", "disqualified", "terminated", "suspended",
-    "no_agreement", "ok", "emergency_exempt", "unverified",
-]
+if TYPE_CHECKING:  # a Literal built from the registry is a str to the type checker
+    Reason = str
+else:  # the registry's codes, in the decision table's order: the OpenAPI enum of `reason`
+    Reason = Literal[codes()]
+#: `reason`'s description: each code, its decision, what it means (gateway.check.reasons).
+REASON_DESCRIPTION = "First reason that applies, in the order of docs/decision.md's decision table:\n" + "\n".join(
+    f"- `{r.code}` — {r.decision_text} — {r.zh}: {r.en}" for r in REASONS)
 
 
 class _In(BaseModel):
@@ -132,7 +137,7 @@ class LineResult(BaseModel):
     line_id: str
     physician_code: str
     decision: Literal["pass", "reject"]
-    reason: Reason = Field(description="First reason that applies, in the order of docs/decision.md's table")
+    reason: Reason = Field(description=REASON_DESCRIPTION)
     basis: str | None = Field(description="Article of the regulation behind a rejection or exemption")
     until: date | None = Field(
         description="First day the line passes again by itself: a suspension's end, the start of a recorded "

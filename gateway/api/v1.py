@@ -35,14 +35,6 @@ CHECK_PATH = "/v1/claims/check"
 MAX_BODY = 1 << 20  # 1 MiB: 1000 lines of a claim fit in well under 200 KiB
 CLOSE = {"connection": "close"}  # a refused body may still be arriving: not worth reading to keep the connection
 
-_REASON_DOC = """Reasons (first that applies): `institution_suspended`, `institution_terminated` (衢州 第十四条),
-`unknown_physician`
-(衢州 第十三条、第十五条), `disqualified` (credit D, 衢州 第二十三条), `terminated` (衢州 第二十一条),
-`suspended` (衢州 第二十一条、第二十二条 / 苏州 第十六条), `no_agreement` (衢州 第八条、第十三条), `ok`.
-Emergency/rescue turns a rejection into `emergency_exempt` (衢州 第十五条); `unverified` when the
-record could not be read (pass by `fail_open`, reject by `fail_closed`)."""
-
-
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -63,7 +55,6 @@ def validation_detail(exc: ValidationError, root: str = "body") -> list[dict[str
     CHECK_PATH,
     response_model=CheckResponse,
     summary="Check every line of a claim",
-    description=_REASON_DOC,
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}}}}},
     responses={413: {"description": "Body over 1 MiB"}, 422: {"description": "Malformed input; names the field"},

@@ -16,6 +16,7 @@ from typing import Any, cast
 from cache.snapshot_cache import UNREAD, Snapshot
 from gateway.api.schemas import CheckRequest, ClaimIn, LineIn, service_day
 from gateway.check.decision import PASS, REJECT
+from gateway.check.reasons import articles
 from gateway.check.verdicts import Verdict, table_for, verdict
 from gateway.settings import Settings
 from rules.profiles import Profile
@@ -36,7 +37,7 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
-        return cls(dict(profile.reasons), settings.enforce, settings.fail_open,
+        return cls(articles(profile.reasons), settings.enforce, settings.fail_open,
                    frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after,
                    profile.name)
 

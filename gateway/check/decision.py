@@ -1,15 +1,9 @@
 """The line decision: (physician record, institution record, day, exemption) → result. Pure.
 
-Reasons are checked in docs/decision.md's order; the first that applies is the line's reason:
-
-    institution_suspended  reject  衢州 第十四条 (暂停)
-    institution_terminated reject  衢州 第十四条 (解除: its agreements there are dissolved)
-    unknown_physician      reject  衢州 第十三条、第十五条
-    disqualified           reject  衢州 第二十三条 (credit D)
-    terminated             reject  衢州 第二十一条
-    suspended              reject  衢州 第二十一条、第二十二条 / 苏州 第十六条
-    no_agreement           reject  衢州 第八条、第十三条
-    ok                     pass
+Reasons are checked in the order of the decision table (docs/decision.md; each reason, its
+decision and the profile key of its article are declared once, in ``gateway.check.reasons``);
+the first that applies is the line's reason: the institution's suspension, then its termination
+(衢州 第十四条), an unknown physician, credit D, a termination, a suspension, no agreement; else ``ok``.
 
 Emergency or rescue turns any reject into a pass, ``emergency_exempt``, with ``would_reject``
 naming the reason it replaced (衢州 第十五条).  ``unverified`` is the answer when the record
@@ -21,34 +15,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gateway.check.reasons import (
+    DISQUALIFIED,
+    EMERGENCY_EXEMPT,
+    INSTITUTION_SUSPENDED,
+    INSTITUTION_TERMINATED,
+    NO_AGREEMENT,
+    OK,
+    PASS,
+    REJECT,
+    SUSPENDED,
+    TERMINATED,
+    UNKNOWN_PHYSICIAN,
+    UNVERIFIED,
+)
 from rules.model import OPEN_END, Action, InstitutionRecord, PhysicianRecord
 
 __all__ = [
     "PASS",
-    "REASONS",
     "REJECT",
     "LineDecision",
     "assess",
     "decide_line",
     "decide_unverified",
 ]
-
-PASS = "pass"
-REJECT = "reject"
-
-#: Every reason code, with its decision, in the order they are checked.
-REASONS: dict[str, str] = {
-    "institution_suspended": REJECT,
-    "institution_terminated": REJECT,
-    "unknown_physician": REJECT,
-    "disqualified": REJECT,
-    "terminated": REJECT,
-    "suspended": REJECT,
-    "no_agreement": REJECT,
-    "ok": PASS,
-    "emergency_exempt": PASS,
-    "unverified": PASS,  # fail_open; fail_closed rejects
-}
 
 WATCH = "watch"  # 约谈 band (衢州 第二十一条) or credit C (第二十三条): pass, but look closer
 EMERGENCY = "emergency"  # exemption claimed (急诊、抢救, 衢州 第十五条)
@@ -84,14 +74,14 @@ def assess(
     agreement (解除) does not come back, a new one must be recorded (``ban_until`` tells when it may start).
     """
     reason, step, watch = _obstacle(physician, institution, institution_code, on)
-    if reason == "ok":
+    if reason == OK:
         return reason, 0, 0, watch
     until, day = 0, on
     for _ in range(_MAX_STEPS):
         if step <= day or step >= OPEN_END:
             break
         again, later, _watch = _obstacle(physician, institution, institution_code, step)
-        if again == "ok":
+        if again == OK:
             until = step
             break
         day, step = step, later
@@ -123,11 +113,11 @@ def _obstacle(
                 if on < s.end:
                     terminated_until = max(terminated_until, s.end)
             elif on < s.end:
-                return "institution_suspended", s.end, False
+                return INSTITUTION_SUSPENDED, s.end, False
         if terminated_until >= 0:
-            return "institution_terminated", terminated_until, False
+            return INSTITUTION_TERMINATED, terminated_until, False
     if physician is None:
-        return "unknown_physician", 0, False
+        return UNKNOWN_PHYSICIAN, 0, False
     watch = False
     if physician.credits:
         level = ""
@@ -138,7 +128,7 @@ def _obstacle(
             elif c.level != "D" and not better:
                 better = c.start
         if level == "D":  # 衢州 第二十三条: 取消医保医师资格
-            return "disqualified", better, False
+            return DISQUALIFIED, better, False
         watch = level == "C"
     covering = False
     for a in physician.agreements:
@@ -161,12 +151,12 @@ def _obstacle(
         # Agreements were clipped by the engine: one covering the day after a termination began
         # after it and is honoured from ban_until on (衢州 第二十一条).
         if terminated and not covering:
-            return "terminated", _next_start(physician, institution_code, on, dissolved_through), watch
+            return TERMINATED, _next_start(physician, institution_code, on, dissolved_through), watch
         if suspended_until >= 0:
-            return "suspended", suspended_until, watch
+            return SUSPENDED, suspended_until, watch
     if not covering:
-        return "no_agreement", _next_start(physician, institution_code, on, dissolved_through), watch
-    return "ok", 0, watch
+        return NO_AGREEMENT, _next_start(physician, institution_code, on, dissolved_through), watch
+    return OK, 0, watch
 
 
 def decide_line(
@@ -179,20 +169,20 @@ def decide_line(
 ) -> LineDecision:
     reason, until, ban_until, watch = assess(physician, institution, institution_code, on)
     flags = _flags(watch, exempt)
-    if reason == "ok":
-        return LineDecision(PASS, "ok", None, 0, flags, None)
+    if reason == OK:
+        return LineDecision(PASS, OK, None, 0, flags, None)
     if exempt:
-        return LineDecision(PASS, "emergency_exempt", basis.get("emergency_exempt"), 0, flags, reason)
+        return LineDecision(PASS, EMERGENCY_EXEMPT, basis.get(EMERGENCY_EXEMPT), 0, flags, reason)
     return LineDecision(REJECT, reason, basis.get(reason), until, flags, None, ban_until)
 
 
 def decide_unverified(fail_open: bool, exempt: bool, basis: Mapping[str, str]) -> LineDecision:
     flags = _flags(False, exempt)
     if fail_open:
-        return LineDecision(PASS, "unverified", None, 0, flags, None)
+        return LineDecision(PASS, UNVERIFIED, None, 0, flags, None)
     if exempt:
-        return LineDecision(PASS, "emergency_exempt", basis.get("emergency_exempt"), 0, flags, "unverified")
-    return LineDecision(REJECT, "unverified", None, 0, flags, None)
+        return LineDecision(PASS, EMERGENCY_EXEMPT, basis.get(EMERGENCY_EXEMPT), 0, flags, UNVERIFIED)
+    return LineDecision(REJECT, UNVERIFIED, None, 0, flags, None)
 
 
 def _flags(watch: bool, exempt: bool) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.check.reasons import DISQUALIFIED, INSTITUTION_SUSPENDED, SUSPENDED, TERMINATED
 from rules.model import Action, InstitutionRecord, PhysicianRecord, Sanction, iso
 
 __all__ = ["Ground", "grounds"]
@@ -40,11 +41,11 @@ def grounds(physician: Any, institution: InstitutionRecord | None, on: int, reas
     """The records behind ``reason`` (the reason before exemption and shadow mode) on day ``on``,
     and behind the ``watch`` flag; () for a plain pass, an unknown physician or an unread record."""
     found: list[Ground] = []
-    if reason == "institution_suspended" and institution is not None:
+    if reason == INSTITUTION_SUSPENDED and institution is not None:
         found.extend(_sanction("institution_sanction", s) for s in institution.sanctions if s.start <= on < s.end)
     if not isinstance(physician, PhysicianRecord):
         return tuple(found)
-    if reason == "disqualified" or watch:
+    if reason == DISQUALIFIED or watch:
         credit = None
         for c in physician.credits:  # sorted by start: the last one started is in force
             if c.start <= on:
@@ -55,8 +56,8 @@ def grounds(physician: Any, institution: InstitutionRecord | None, on: int, reas
     for s in physician.sanctions:
         if s.start > on:
             continue
-        ended = reason == "terminated" and s.action == Action.TERMINATE
-        in_force = on < s.end and ((reason == "suspended" and s.action in _SUSPENSIONS)
+        ended = reason == TERMINATED and s.action == Action.TERMINATE
+        in_force = on < s.end and ((reason == SUSPENDED and s.action in _SUSPENSIONS)
                                    or (watch and s.action == Action.INTERVIEW))
         if ended or in_force:
             found.append(_sanction("sanction", s))

@@ -21,6 +21,7 @@ import orjson
 from cache.snapshot_cache import UNREAD
 from gateway.check.decision import PASS, REJECT, STALE, WATCH, LineDecision, decide_line, decide_unverified
 from gateway.check.grounds import Ground, grounds
+from gateway.check.reasons import EMERGENCY_EXEMPT, OK
 from rules.model import iso
 
 __all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
@@ -75,8 +76,8 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
         decision, would_reject = PASS, d.reason
     flags = (*d.flags, STALE) if stale else d.flags
     watch = WATCH in d.flags
-    behind = d.would_reject if d.reason == "emergency_exempt" else d.reason
-    why = grounds(record, institution, on, behind or "", watch) if behind != "ok" or watch else ()
+    behind = d.would_reject if d.reason == EMERGENCY_EXEMPT else d.reason
+    why = grounds(record, institution, on, behind or "", watch) if behind != OK or watch else ()
     until, ban_until = iso(d.until), iso(d.ban_until)
     # decision, reason, basis, until, ban_until, flags, would_reject, refs: the middle of a log entry's
     # line (gateway.decisionlog.entries), serialised once here; orjson copies a Fragment's bytes as they are.

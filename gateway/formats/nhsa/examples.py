@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.check.reasons import DOUBTFUL, SUSPENDED
+from gateway.formats.nhsa.results import REFUSED, RULES, SEVERITY
+
 __all__ = ["answers", "requests"]
 
 _VISIT = "330800G0000123456789"
@@ -68,9 +71,8 @@ def _result(rule_id: str, rule_name: str, content: str, rx_id: str, evidence: st
             "task_id": _TASK}
 
 
-_SUSPENDED = ("DRGATE-05", "开单医生医保医师服务协议暂停期间",
-              "开单医生D330802000002：开单医生医保医师服务协议暂停期间（衢州 第二十一条、第二十二条），"
-              "2027-01-09起可恢复结算")
+_SUSPENDED = (*RULES[SUSPENDED], f"开单医生D330802000002：{RULES[SUSPENDED][1]}（衢州 第二十一条、第二十二条），"
+                                 "2027-01-09起可恢复结算")
 _HEAD = {"inf_refmsgid": "330802202612010941300001000017", "refmsg_time": "20261201094130112",
          "respond_time": "20261201094130114"}
 
@@ -80,10 +82,10 @@ def answers(infno: str) -> dict[str, Any]:
         return {"recorded": {"value": {"infcode": 0, **_HEAD, "err_msg": "", "output": {}}}}
     upload = infno in ("2204", "2301")
     sn = "20261201000002" if upload else "2"
-    reject = {"result": [_result(*_SUSPENDED, sn, "衢州 第二十一条、第二十二条", "1")]}
-    refused = {"result": [_result("DRGATE-00", "明细信息不全，无法审核开单医生",
+    reject = {"result": [_result(*_SUSPENDED, sn, "衢州 第二十一条、第二十二条", SEVERITY[SUSPENDED])]}
+    refused = {"result": [_result(*REFUSED,
                                   "明细20261201000004无法审核：input.feedetail[0].bilg_dr_codg is required",
-                                  "20261201000004", "input.feedetail[0].bilg_dr_codg", "2")]}
+                                  "20261201000004", "input.feedetail[0].bilg_dr_codg", DOUBTFUL)]}
     if not upload:
         return {"pass": {"value": {"infcode": 0, **_HEAD, "err_msg": "", "output": {"result": []}}},
                 "reject": {"value": {"infcode": 0, **_HEAD, "err_msg": "", "output": reject}}}

@@ -4,10 +4,12 @@ One result per (visit ``mdtrt_id``, doctor code as sent, reason); its ``judge_re
 list the lines (``rx_id`` = ``feedetl_sn`` or the order's ``rx_id``).  Passing and exempted lines,
 and refunds, are never results.  The dictionary values, and where they come from:
 
-    rule_id / rule_name   drgate's own rules (``RULES``); the platform's rule ids are its own
+    rule_id / rule_name   drgate's own rules, one per rejecting reason (``gateway.check.reasons``:
+                          its ``nhsa.rule_id`` and ``zh``); the platform's rule ids are its own
     sev_deg               1 明确违规: read from the registry; 2 高度可疑: not established (the
                           snapshot could not be read under fail_closed, or the line could not be
-                          read).  Labels as HIS code shows them (binzhe12123/Medical, hsa-his).
+                          read): the reason's ``nhsa.sev_deg``.  Labels as HIS code shows them
+                          (binzhe12123/Medical, hsa-his).
     vola_item_type        1 违规项 (2 涉及项), openhis ``Output_3101.cs``
     vola_amt_stas         违规金额计算状态: a provincial dictionary, ``DRGATE_NHSA_VOLA_AMT_STAS``
     vola_bhvr_type        违规行为分类: a provincial dictionary, ``DRGATE_NHSA_VOLA_BHVR_TYPE``
@@ -23,32 +25,22 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.check.core import LineResult, decision_id
-from gateway.check.decision import REJECT
+from gateway.check.reasons import DOUBTFUL, INSTITUTION_SUSPENDED, REASONS, REJECT, SUSPENDED, UNVERIFIED
 from gateway.formats.nhsa.lines import Decided, Refusal
 from gateway.formats.nhsa.wire import cents
 
 __all__ = ["REFUSED", "RULES", "SEVERITY", "Dictionary", "judgements"]
 
-#: 3101 ``rule_id`` and ``rule_name`` of each rejecting reason (docs/decision.md); the article of
-#: the configured profile goes into ``vola_cont`` and ``vola_evid``.
-RULES: dict[str, tuple[str, str]] = {
-    "institution_suspended": ("DRGATE-01", "定点医疗机构医保服务协议暂停期间"),
-    "institution_terminated": ("DRGATE-07", "定点医疗机构医保服务协议已解除"),
-    "unknown_physician": ("DRGATE-02", "开单医生不在医保医师库"),
-    "disqualified": ("DRGATE-03", "开单医生医保医师资格已取消"),
-    "terminated": ("DRGATE-04", "开单医生医保医师服务协议已解除"),
-    "suspended": ("DRGATE-05", "开单医生医保医师服务协议暂停期间"),
-    "no_agreement": ("DRGATE-06", "开单医生未与本定点医疗机构签订医保医师服务协议"),
-    "unverified": ("DRGATE-09", "开单医生医保医师状态暂无法核验"),
-}
+#: 3101 ``rule_id`` and ``rule_name`` of each reason that can reject (``gateway.check.reasons``);
+#: the article of the configured profile goes into ``vola_cont`` and ``vola_evid``.
+RULES: dict[str, tuple[str, str]] = {r.code: (r.nhsa.rule_id, r.zh) for r in REASONS if r.nhsa is not None}
 #: A line that cannot be decided (no doctor code, no date): refused by itself.
 REFUSED = ("DRGATE-00", "明细信息不全，无法审核开单医生")
 
-#: 3101 ``sev_deg`` 严重程度: 1 明确违规, 2 高度可疑.
-SEVERITY: dict[str, str] = {reason: "1" for reason in RULES} | {"unverified": "2"}
-_DOUBTFUL = "2"
+#: 3101 ``sev_deg`` 严重程度 of each reason that can reject: 1 明确违规, 2 高度可疑.
+SEVERITY: dict[str, str] = {r.code: r.nhsa.sev_deg for r in REASONS if r.nhsa is not None}
 #: Reasons whose ``until`` is the day the same agreement holds again (a suspension's end).
-_RESUMES = frozenset({"institution_suspended", "suspended"})
+_RESUMES = frozenset({INSTITUTION_SUSPENDED, SUSPENDED})
 _VIOLATION_ITEM = "1"  # vola_item_type 1 违规项
 
 
@@ -70,7 +62,7 @@ def judgements(decided: Iterable[Decided], refusals: Iterable[Refusal], dictiona
     out: list[dict[str, Any]] = []
     numbers: dict[str, int] = {}
     for (task, visit, sent, reason), lines in groups.items():
-        rule_id, rule_name = RULES.get(reason, RULES["unverified"])
+        rule_id, rule_name = RULES.get(reason, RULES[UNVERIFIED])
         numbers[task] = n = numbers.get(task, 0) + 1
         if rule_ids and rule_id not in rule_ids:
             continue
@@ -79,14 +71,14 @@ def judgements(decided: Iterable[Decided], refusals: Iterable[Refusal], dictiona
         details = [(ln.line.sn, ln.line.amount) for ln in lines]
         content = _content(sent, first.resolved, rule_name, first.result)
         out.append(_result(jr_id, rule_id, rule_name, content, first.line.patient, visit, details,
-                           SEVERITY.get(reason, _DOUBTFUL), first.result.basis or "", task, dictionary))
+                           SEVERITY.get(reason, DOUBTFUL), first.result.basis or "", task, dictionary))
     refusals = list(refusals)
     if refusals and (not rule_ids or REFUSED[0] in rule_ids):
         task = decision_id()
         for n, r in enumerate(refusals, 1):
             content = f"明细{r.sn or '(无流水号)'}无法审核：{r.field} {r.why}"
             out.append(_result(f"{task}-{n}", *REFUSED, content, r.patient, r.visit, [(r.sn, r.amount)],
-                               _DOUBTFUL, r.field, task, dictionary))
+                               DOUBTFUL, r.field, task, dictionary))
     return out
 
 
