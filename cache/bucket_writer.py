@@ -1,75 +1,70 @@
-"""The full sync's read of the whole store: every physician's encoded record, in one pass.
+"""The full sync's bulk writer: a generation's buckets built as the HSET commands that write them.
 
-At 1,000,000 physicians the per-physician path (a ``PhysicianFacts``, an engine run, a
-``PhysicianRecord``, an encoding, redis-py packing each field) took 74 s.  Here:
-
-- the sparse tables (violations, sanctions, restorations, credits) are read first; the engine
-  (``rules.engine.physician_record``) runs one by one only for the physicians with violations,
-  sanctions or restorations;
-- every physician's agreements come from one ordered scan of ``physicians LEFT JOIN agreements``
-  on the raw DBAPI cursor (a server-side cursor on PostgreSQL), no SQLAlchemy row processing;
-- any other physician's record depends only on the agreements (and credits, if any), and most
-  share a shape (one open-ended agreement at an institution from a common day): the encoded
-  bytes are memoised per shape, so the common physician costs a dict lookup;
-- the buckets are built as ready-to-send HSET commands (``PackedBuckets``);
-- the shrink guard's counts (``cache.tally``) come from the same records: a shape's steps once,
-  then a counter of the physicians that share it.
-
-The bytes are exactly ``encode_physician`` of the engine's record: ``tests/test_bucket_writer.py``
-compares the two paths physician by physician, on SQLite and PostgreSQL.
+At 1,000,000 physicians redis-py's per-argument packing of the same commands cost ~1.6 s.
+Here each physician appends its pieces to its bucket's command as it comes from the scan
+(``cache.records``), records shared by many physicians are framed once, and writing sends whole
+commands on one connection, 1,024 buckets a round trip: the mass insertion of Redis's
+documentation.  Which bucket a code goes in (``bucket_of``) and which records go to the overflow
+hash (``overflows``) are ``cache.keys``'s.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from datetime import date
-from itertools import groupby
-from operator import itemgetter
-from typing import Any
-from zlib import crc32
+from collections.abc import Callable, Iterable
 
 import redis
-import sqlalchemy as sa
 
-from cache.codec import encode_physician
 from cache.digest import MOD, bucket_term
-from cache.keys import LISTPACK_VALUE_MAX, OVERFLOW
-from cache.tally import Step, Tally, physician_steps
-from rules.calendar import WorkingCalendar
-from rules.engine import physician_record
-from rules.model import OPEN_END, Agreement, PhysicianFacts
-from rules.profiles import Profile
-from rules.store.scans import Store
-from rules.store.schema import agreements, physicians
+from cache.keys import OVERFLOW, bucket_of, overflows
 
-__all__ = ["PackedBuckets", "build_buckets"]
+__all__ = ["PackedBuckets"]
 
-log = logging.getLogger(__name__)
+#: Distinct records whose framing is memoised (a record shared by many physicians is one object).
+FRAMES_MAX = 500_000
+#: Physicians between two calls of ``add``'s ``every``.
+EVERY = 4096
 
-#: Rows a fetch from the cursor returns (a server-side cursor's round trip on PostgreSQL).
-FETCH_ROWS = 20_000
-#: Distinct agreement shapes whose encoding is memoised; past it, records are encoded each time.
-SHAPES_MAX = 500_000
 
 class PackedBuckets:
     """A generation's buckets as the HSET commands that write them, in Redis's wire protocol.
 
     Built while the store is read: each physician appends three pieces to its bucket, the
     length header of its code, the code, and its record framed (``\\r\\n$<len>\\r\\n<record>\\r\\n``),
-    the latter shared by every physician of a shape.  Writing sends whole commands on one
-    connection, many a round trip: the mass insertion of Redis's documentation.  redis-py's
-    per-argument packing of the same commands cost ~1.6 s at 1,000,000.
+    the latter shared by every physician with the same record.
     """
 
-    __slots__ = ("parts", "overflow", "count", "tally", "buckets_term")
+    __slots__ = ("parts", "overflow", "count", "buckets_term", "_frames")
 
     def __init__(self, nbuckets: int) -> None:
+        if nbuckets & (nbuckets - 1) or nbuckets <= 0:
+            raise ValueError(f"bucket count {nbuckets} is not a power of two")
         self.parts: list[list[bytes]] = [[] for _ in range(nbuckets)]
-        self.overflow: dict[str, bytes] = {}  # records over LISTPACK_VALUE_MAX, by code
+        self.overflow: dict[str, bytes] = {}  # records too long for a bucket (cache.keys.overflows), by code
         self.count = 0
-        self.tally = Tally()  # the shrink guard's counts
         self.buckets_term = 0  # the buckets\' part of the content digest (cache.digest), summed by write()
+        self._frames: dict[bytes, bytes] = {}  # record -> its framing as the bucket holds it
+
+    def add(self, records: Iterable[tuple[str, bytes]], every: Callable[[int], None] | None = None) -> None:
+        """Add physicians (code, encoded record), in code order: a bucket's fields go in that order.
+        ``every`` runs with the count every ``EVERY`` physicians (the sync checks its lock there)."""
+        parts, overflow, frames = self.parts, self.overflow, self._frames
+        nbuckets = len(parts)
+        framed_overflow = _FRAMED_OVERFLOW
+        count = self.count
+        for code, value in records:
+            framed = frames.get(value)
+            if framed is None:
+                framed = framed_overflow if overflows(value) else _frame(value)
+                if len(frames) < FRAMES_MAX:
+                    frames[value] = framed
+            if framed is framed_overflow:
+                overflow[code] = value
+            name = code.encode()
+            parts[bucket_of(code, nbuckets)] += (_HEADERS[len(name)], name, framed)
+            count += 1
+            if every is not None and count % EVERY == 0:
+                every(count)
+        self.count = count
 
     def fields(self, bucket: int) -> dict[str, bytes]:
         """The bucket's fields decoded back (tests, diagnostics)."""
@@ -136,127 +131,8 @@ class PackedBuckets:
         return written
 
 
-def build_buckets(store: Store, profile: Profile, calendar: WorkingCalendar | None, nbuckets: int,
-                  progress: Callable[[int], None] | None = None, *,
-                  between: Callable[[], None] | None = None) -> PackedBuckets:
-    """Every physician's record, by bucket, ready to write (one loop: ~2 µs a physician)."""
-    packed = PackedBuckets(nbuckets)
-    parts, overflow = packed.parts, packed.overflow
-    mask = nbuckets - 1  # bucket_of inlined (crc32 & mask): nbuckets is a power of two
-    if nbuckets & mask:
-        raise ValueError(f"bucket count {nbuckets} is not a power of two")
-    framed_overflow = _frame(OVERFLOW)
-    headers = [b"$%d\r\n" % n for n in range(256)]  # codes are 1-30 characters
-    days = _Days()
-    shapes: dict[Any, tuple[bytes, bytes, int]] = {}  # shape -> (record, framed record, index in steps)
-    steps: list[tuple[Step, ...]] = []  # a shape's tally steps (or one physician's, past SHAPES_MAX) ...
-    uses: list[int] = []  # ... and how many physicians have them
-    tally = packed.tally
-    count = 0
-    with store.engine.connect() as conn:
-        sparse = store.sparse_facts(conn)
-        credits = sparse["credits"]
-        # Violations, sanctions or restorations: the engine runs for each.  Credits alone make a
-        # record that depends on the agreements and the credits only: memoised like the rest.
-        evaluated = set().union(*(sparse[table].keys() for table in ("violations", "sanctions", "restorations")))
-        for code, group in groupby(_scan(store, conn), itemgetter(0)):
-            rows = tuple(group)
-            if code in evaluated:
-                record = physician_record(profile, _facts(code, days.agreements(rows), sparse), calendar)
-                value = encode_physician(record)
-                framed = _frame(value)
-                tally.add(physician_steps(record))
-            else:
-                # The shape: the rows without the code (one agreement: a 3-tuple, the common case).
-                shape = rows[0][1:] if len(rows) == 1 else tuple(r[1:] for r in rows)
-                if code in credits:
-                    shape = (shape, tuple((c.level, c.effective_from) for c in credits[code]))
-                known = shapes.get(shape)
-                if known is None:
-                    record = physician_record(profile, _facts(code, days.agreements(rows), sparse), calendar)
-                    value = encode_physician(record)
-                    known = (value, _frame(value), len(steps))
-                    steps.append(physician_steps(record))
-                    uses.append(0)
-                    if len(shapes) < SHAPES_MAX:
-                        shapes[shape] = known
-                value, framed, index = known
-                uses[index] += 1
-            if len(value) > LISTPACK_VALUE_MAX:
-                overflow[code] = value
-                framed = framed_overflow
-            name = code.encode()
-            parts[crc32(name) & mask] += (headers[len(name)], name, framed)
-            count += 1
-            if count % 4096 == 0 and between is not None:
-                between()
-            if progress is not None and count % 100_000 == 0:
-                progress(count)
-    for shape_steps, n in zip(steps, uses, strict=True):
-        tally.add(shape_steps, n)
-    packed.count = count
-    return packed
-
-
-def _facts(code: str, agreements_: tuple[Agreement, ...], sparse: dict[str, dict[str, list[Any]]]) -> PhysicianFacts:
-    return PhysicianFacts(
-        code=code,
-        agreements=agreements_,
-        violations=tuple(sparse["violations"].get(code, ())),
-        sanctions=tuple(sparse["sanctions"].get(code, ())),
-        restorations=tuple(sparse["restorations"].get(code, ())),
-        credits=tuple(sparse["credits"].get(code, ())),
-        revoked=tuple(sparse["revoked"].get(code, ())),
-    )
-
-
-def _scan(store: Store, conn: sa.Connection) -> Iterator[tuple[Any, ...]]:
-    """(code, institution, start, end) rows ordered by code, institution, start; a physician
-    without agreements gives one row of Nones.  Dates come as the driver gives them."""
-    p, a = physicians, agreements
-    query = (
-        sa.select(p.c.code, a.c.institution_code, a.c.start, a.c.end)
-        .select_from(p.outerjoin(a, a.c.physician_code == p.c.code))
-        .order_by(_bytewise(store, p.c.code), _bytewise(store, a.c.institution_code), a.c.start)
-    )
-    sql = str(query.compile(dialect=store.engine.dialect))
-    dbapi: Any = conn.connection.driver_connection
-    # PostgreSQL: a named (server-side) cursor streams; SQLite's cursor steps through the result.
-    cursor = dbapi.cursor(name="drgate_full_sync") if store.dialect == "postgresql" else dbapi.cursor()
-    try:
-        cursor.execute(sql)
-        while True:
-            rows = cursor.fetchmany(FETCH_ROWS)
-            if not rows:
-                return
-            yield from rows
-    finally:
-        cursor.close()
-
-
-def _bytewise(store: Store, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    """Order as Python compares str (PostgreSQL's default collation follows the locale)."""
-    return column.collate("C") if store.dialect == "postgresql" else column
-
-
-class _Days:
-    """Day ordinals of the dates the driver returns (ISO text on SQLite, ``date`` on PostgreSQL),
-    memoised: a store has a few thousand distinct dates."""
-
-    __slots__ = ("_memo",)
-
-    def __init__(self) -> None:
-        self._memo: dict[Any, int] = {None: OPEN_END}
-
-    def __call__(self, raw: Any) -> int:
-        found = self._memo.get(raw)
-        if found is None:
-            value = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
-            found = self._memo[raw] = value.toordinal()
-        return found
-
-    def agreements(self, rows: tuple[tuple[Any, ...], ...]) -> tuple[Agreement, ...]:
-        return tuple(Agreement(r[1], self(r[2]), self(r[3])) for r in rows if r[1] is not None)
+#: The bulk-string length headers of codes (1-30 characters).
+_HEADERS = [b"$%d\r\n" % n for n in range(256)]
 
 
 def _frame(value: bytes) -> bytes:
@@ -266,3 +142,7 @@ def _frame(value: bytes) -> bytes:
 
 def _unframe(framed: bytes) -> bytes:
     return framed[framed.index(b"\r\n", 2) + 2 : -2]
+
+
+#: What a bucket holds for a record in the overflow hash, framed.
+_FRAMED_OVERFLOW = _frame(OVERFLOW)

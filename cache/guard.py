@@ -84,13 +84,12 @@ def published_records(
     return physicians, institution_records
 
 
-def tally_change(old: dict[str, PhysicianRecord], new: dict[str, PhysicianRecord],
+def tally_change(new: Tally, old: dict[str, PhysicianRecord],
                  old_institutions: dict[str, InstitutionRecord], new_institutions: dict[str, InstitutionRecord],
                  ) -> Tally:
-    """The steps an incremental sync adds to the published tally: the new records' minus the old ones'."""
-    change = Tally({})
-    for record in new.values():
-        change.add(physician_steps(record))
+    """The steps an incremental sync adds to the published tally: the new records' (``new``, the
+    physicians' steps) minus the old ones'."""
+    change = Tally(dict(new.deltas))
     for record in old.values():
         change.add(physician_steps(record), -1)
     for institution in new_institutions.values():

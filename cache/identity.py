@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import redis
 
 from cache.digest import MOD, entry_term, fields_term
-from cache.keys import LISTPACK_VALUE_MAX, OVERFLOW, Keys, bucket_of
+from cache.keys import Keys, bucket_of, bucket_value, overflows
 
 __all__ = ["incremental_digest", "new_id"]
 
@@ -56,13 +56,13 @@ def incremental_digest(client: redis.Redis, keys: Keys, generation: int, nbucket
             if value is None:
                 fields.pop(name, None)
             else:
-                fields[name] = OVERFLOW if len(value) > LISTPACK_VALUE_MAX else value
+                fields[name] = bucket_value(value)
         total += fields_term(fields)
     for code, old in zip(codes, old_overflow, strict=True):
         value = physicians[code]
         if old is not None:
             total -= entry_term(b"px", code.encode(), old)
-        if value is not None and len(value) > LISTPACK_VALUE_MAX:
+        if value is not None and overflows(value):
             total += entry_term(b"px", code.encode(), value)
     for code, old in zip(inst_codes, old_institutions, strict=True):
         if old is not None:

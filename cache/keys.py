@@ -45,8 +45,10 @@ __all__ = [
     "LOCK_TTL_MS",
     "OVERFLOW",
     "Keys",
-    "bucket_of",
     "bucket_count",
+    "bucket_of",
+    "bucket_value",
+    "overflows",
 ]
 
 #: Old generations stay readable this long after a flip: a reader that fetched the old meta
@@ -82,7 +84,18 @@ def bucket_count(physicians: int) -> int:
 
 
 def bucket_of(code: str, buckets: int) -> int:
+    """The bucket holding physician ``code``: crc32 of its UTF-8 bytes, modulo ``buckets`` (a power of two)."""
     return zlib.crc32(code.encode()) & (buckets - 1)
+
+
+def overflows(record: bytes) -> bool:
+    """Whether a physician's record lives in the overflow hash: too long for a listpack-encoded bucket."""
+    return len(record) > LISTPACK_VALUE_MAX
+
+
+def bucket_value(record: bytes) -> bytes:
+    """What a physician's bucket holds for ``record``: the record, or OVERFLOW when it ``overflows``."""
+    return OVERFLOW if overflows(record) else record
 
 
 class Keys:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -36,8 +36,8 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from cache.bucket_writer import PackedBuckets, build_buckets
-from cache.codec import encode_aliases, encode_institution, encode_physician
+from cache.bucket_writer import PackedBuckets
+from cache.codec import encode_aliases, encode_institution
 from cache.digest import entries_term, hexdigest
 from cache.errors import LockLost, ShrinkRefused, SyncError
 from cache.generations import drop_generations, gen_state, mark_generation, retire_generation
@@ -46,18 +46,17 @@ from cache.identity import incremental_digest, new_id
 from cache.keys import (
     BUILD_TTL_SECONDS,
     GRACE_SECONDS,
-    LISTPACK_VALUE_MAX,
     LOCK_TTL_MS,
-    OVERFLOW,
     Keys,
     bucket_count,
     bucket_of,
+    bucket_value,
+    overflows,
 )
 from cache.lock import SyncLock
-from cache.tally import COUNTS, institution_steps
+from cache.records import PhysicianRecords, records_of
+from cache.tally import COUNTS, Tally, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
-from rules.engine import evaluate
-from rules.model import PhysicianFacts, PhysicianRecord
 from rules.profiles import Profile
 from rules.store.scans import Store
 
@@ -202,16 +201,14 @@ class Syncer:
             generation = int(self.redis.incr(self.keys.seq))
             mark_generation(self.redis, self.keys, generation, "building", nbuckets)
         try:
-            # One ordered scan, the engine only for the few with sanctions or credits (cache.bucket_writer).
-            buckets = build_buckets(self.store, self.profile, self.calendar, nbuckets, self.progress,
-                                    between=self._keep_lock)
+            buckets, tally = self._build_buckets(nbuckets)
             count = buckets.count
             institutions = {}
             for record in self.store.institution_records(self.profile):
                 institutions[record.code] = encode_institution(record)
-                buckets.tally.add(institution_steps(record))
+                tally.add(institution_steps(record))
             today = china_today()
-            counts = buckets.tally.on(today)
+            counts = tally.on(today)
             aliases = {code: encode_aliases(found) for code, found in self.store.aliases().items()}
             if not allow_shrink:
                 check_shrink(published_counts(published_tally(self.redis, self.keys, meta), meta, today), counts,
@@ -220,7 +217,7 @@ class Syncer:
             if dry_run:
                 return SyncResult("full", old, version - 1, count, len(institutions), count,
                                   watermark, time.perf_counter() - started, True)
-            written = self._write_generation(generation, buckets, buckets.overflow, institutions, aliases)
+            written = self._write_generation(generation, buckets, tally, institutions, aliases)
             self._check_written(written)
         except BaseException:
             if generation:  # the unpublished generation goes now, not at the next full sync
@@ -253,14 +250,23 @@ class Syncer:
                  publication, generation, version, count, result.seconds)
         return result
 
-    def _records(self, facts: Iterable[PhysicianFacts]) -> Iterator[PhysicianRecord]:
-        for f in facts:
-            if f.violations or f.sanctions or f.credits or f.restorations:
-                yield evaluate(self.profile, f, self.calendar).record
-            else:  # nothing to evaluate: the record is the agreements (the common case)
-                yield PhysicianRecord(f.code, f.agreements)
+    def _build_buckets(self, nbuckets: int) -> tuple[PackedBuckets, Tally]:
+        """Every physician's record, by bucket, ready to write, and the tally of what they hold:
+        one scan of the store (``rules.store.physician_scan``) through ``cache.records``."""
+        buckets, tally = PackedBuckets(nbuckets), Tally()
+        records = PhysicianRecords(self.profile, self.calendar)
+        with self.store.scan_physicians() as scan:
+            buckets.add(records.encoded(scan), self._scanning)
+        records.add_steps(tally)
+        return buckets, tally
 
-    def _write_generation(self, generation: int, buckets: PackedBuckets, overflow: dict[str, bytes],
+    def _scanning(self, count: int) -> None:
+        """While the full sync reads the store, every few thousand physicians: still ours, how far."""
+        self._keep_lock()
+        if self.progress is not None:
+            self.progress(count)
+
+    def _write_generation(self, generation: int, buckets: PackedBuckets, tally: Tally,
                           institutions: dict[str, bytes], aliases: dict[str, bytes]) -> list[str]:
         """Write the generation's hashes, each with BUILD_TTL_SECONDS until the flip; the keys written."""
         written = buckets.write(self.redis, lambda b: self.keys.bucket(generation, b), ttl=BUILD_TTL_SECONDS,
@@ -272,11 +278,11 @@ class Syncer:
             pipe.expire(key, BUILD_TTL_SECONDS)
             written.append(key)
 
-        if overflow:
-            put(self.keys.overflow(generation), overflow)
+        if buckets.overflow:
+            put(self.keys.overflow(generation), buckets.overflow)
         if institutions:
             put(self.keys.institutions(generation), institutions)
-        put(self.keys.tally(generation), buckets.tally.fields())
+        put(self.keys.tally(generation), tally.fields())
         if aliases:
             put(self.keys.aliases(generation), aliases)
         pipe.execute()
@@ -304,7 +310,7 @@ class Syncer:
         generation, nbuckets = int(meta["generation"]), int(meta["buckets"])
         change = self.store.changes_since(int(meta.get("watermark", 0)))
         version = int(meta["version"]) + (1 if change.physicians or change.institutions else 0)
-        records = {r.code: r for r in self._records(self.store.physician_facts(change.physicians))}
+        values, new_tally = records_of(self.store, self.profile, self.calendar, change.physicians)
         institutions = {i.code: i for i in self.store.institution_records(self.profile, change.institutions)}
         changed = self.store.aliases(change.institutions) if change.institutions else {}
         aliases = {code: encode_aliases(found) for code, found in changed.items()}
@@ -318,7 +324,7 @@ class Syncer:
         # Under the lock nobody else writes: what is published now is what the transaction replaces.
         old, old_institutions = published_records(self.redis, self.keys, generation, nbuckets, codes,
                                                   institution_codes)
-        change_tally = tally_change(old, records, old_institutions, institutions)
+        change_tally = tally_change(new_tally, old, old_institutions, institutions)
         published = published_tally(self.redis, self.keys, meta)
         today = china_today()
         before, moved = published_counts(published, meta, today), change_tally.on(today)
@@ -332,7 +338,6 @@ class Syncer:
                               len(change.physicians) + len(change.institutions), change.watermark,
                               time.perf_counter() - started, True)
 
-        values = {code: encode_physician(records[code]) if code in records else None for code in codes}
         encoded = {code: encode_institution(institutions[code]) if code in institutions else None
                    for code in sorted(change.institutions)}
         publication = new_id()
@@ -346,12 +351,11 @@ class Syncer:
                     pipe.hdel(bucket, code)
                     pipe.hdel(self.keys.overflow(generation), code)
                     continue
-                if len(value) > LISTPACK_VALUE_MAX:
+                if overflows(value):
                     pipe.hset(self.keys.overflow(generation), code, value)
-                    value = OVERFLOW
                 else:
                     pipe.hdel(self.keys.overflow(generation), code)
-                pipe.hset(bucket, code, value)
+                pipe.hset(bucket, code, bucket_value(value))
             for code, raw in encoded.items():
                 if raw is not None:
                     pipe.hset(self.keys.institutions(generation), code, raw)

@@ -9,9 +9,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from cache.bucket_writer import build_buckets
+from cache.bucket_writer import PackedBuckets
 from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys, bucket_of
+from cache.records import PhysicianRecords
 from cache.sync import Syncer, read_meta
 from rules.engine import evaluate
 from rules.profiles import Profile
@@ -49,9 +50,18 @@ def mixed_store(store: Store, profile: Profile, write_jsonl: Any) -> None:
     import_files(store, profile, [write_jsonl(data)])
 
 
+def build_buckets(store: Store, profile: Profile, nbuckets: int) -> PackedBuckets:
+    """What the full sync writes: every physician of the store's scan, encoded, by bucket."""
+    buckets = PackedBuckets(nbuckets)
+    records = PhysicianRecords(profile, None)
+    with store.scan_physicians() as scan:
+        buckets.add(records.encoded(scan))
+    return buckets
+
+
 def test_bulk_records_are_the_engines_byte_for_byte(store: Store, profile: Profile, write_jsonl: Any) -> None:
     mixed_store(store, profile, write_jsonl)
-    packed = build_buckets(store, profile, None, 16)
+    packed = build_buckets(store, profile, 16)
     published = {code: value for b in range(16) for code, value in packed.fields(b).items()}
     published.update(packed.overflow)  # the full record of a physician whose bucket holds OVERFLOW
     expected = {f.code: encode_physician(evaluate(profile, f).record) for f in store.physician_facts()}
@@ -62,7 +72,7 @@ def test_bulk_records_are_the_engines_byte_for_byte(store: Store, profile: Profi
 
 def test_bulk_buckets_are_the_readers_buckets(store: Store, profile: Profile, write_jsonl: Any) -> None:
     mixed_store(store, profile, write_jsonl)
-    packed = build_buckets(store, profile, None, 16)
+    packed = build_buckets(store, profile, 16)
     for b in range(16):
         assert all(bucket_of(code, 16) == b for code in packed.fields(b))
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from rules.errors import ImportFileError
 from rules.profiles import Profile, load_profile
 from rules.store.importer import import_files
-from rules.store.scans import Store, agreements, physicians, violations
+from rules.store.scans import Store
+from rules.store.schema import agreements, physicians, violations
 
 INST = {"kind": "institution", "code": "H33080200001", "name": "衢州市人民医院", "region": "330802"}
 PHYS = {"kind": "physician", "code": "D330802000001", "name": "示例医师"}

@@ -15,6 +15,7 @@ from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys
 from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer, read_meta
+from rules.engine import physician_record
 from rules.profiles import Profile
 from rules.store.scans import Store
 from rules.store.seed import physician_code, seed
@@ -89,8 +90,8 @@ def test_killed_full_syncs_never_show_a_partial_snapshot(
     syncer = Syncer(redis, keys, sqlite_store, profile)
     first = syncer.full()
     expected: dict[str, bytes] = {}
-    for record in syncer._records(sqlite_store.physician_facts(PROBES)):
-        expected[record.code] = encode_physician(record)
+    for facts in sqlite_store.physician_facts(PROBES):
+        expected[facts.code] = encode_physician(physician_record(profile, facts))
     assert set(expected) == set(PROBES)
 
     env = {"DRGATE_REDIS_URL": redis_url, "DRGATE_REDIS_PREFIX": prefix,

@@ -1,7 +1,9 @@
-"""The scoring store: SQLAlchemy Core schema and the reads the sync needs, for SQLite and PostgreSQL.
+"""The scoring store: its writes and the reads the sync needs, for SQLite and PostgreSQL.
 
 One code path serves both engines.  Every write also appends the touched physician (or
-institution) to ``changes``, whose ``seq`` is the watermark of the incremental sync.
+institution) to ``changes``, whose ``seq`` is the watermark of the incremental sync.  The
+physicians' facts come from one scan (``rules.store.physician_scan``), for both syncs and the
+help desk's reports.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,32 +21,22 @@ from sqlalchemy.engine import Connection, Engine
 
 from rules.errors import StoreError
 from rules.model import (
-    Agreement,
-    CreditEntry,
-    ExplicitSanction,
     InstitutionRecord,
     PhysicianFacts,
-    Restoration,
-    Revoked,
     Sanction,
-    Violation,
     day,
     day_or_open,
 )
 from rules.profiles import Profile
 from rules.store.aliases import alias_records
-from rules.store.schema import (  # re-exported: the tables are part of the store's interface
+from rules.store.physician_scan import PhysicianScan, chunks, read_sparse, revoked_targets
+from rules.store.schema import (
     KEYS,
-    agreements,
-    appeals,
     changes,
-    credits,
     institution_sanctions,
     institutions,
     metadata,
     physicians,
-    restoration_requests,
-    revocations,
     sanctions,
     violations,
 )
@@ -126,7 +118,7 @@ class Store:
             stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in others})
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-        for chunk in _chunks(rows, 5000):
+        for chunk in chunks(rows, 5000):
             conn.execute(stmt, list(chunk))
 
     def record_changes(self, conn: Connection, physicians_: Iterable[str], institutions_: Iterable[str]) -> None:
@@ -141,7 +133,7 @@ class Store:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGES_LOCK})
         rows = [{"physician_code": c, "institution_code": None} for c in sorted(set(physicians_))]
         rows += [{"physician_code": None, "institution_code": c} for c in sorted(set(institutions_))]
-        for chunk in _chunks(rows, 5000):
+        for chunk in chunks(rows, 5000):
             conn.execute(changes.insert(), list(chunk))
 
     # -- reads ----------------------------------------------------------------------------
@@ -149,7 +141,7 @@ class Store:
     def existing(self, conn: Connection, table_name: str, column: str, values: Iterable[str]) -> set[str]:
         table = metadata.tables[table_name]
         found: set[str] = set()
-        for chunk in _chunks(sorted(set(values)), 900):
+        for chunk in chunks(sorted(set(values)), 900):
             found.update(conn.execute(sa.select(table.c[column]).where(table.c[column].in_(chunk))).scalars())
         return found
 
@@ -158,7 +150,7 @@ class Store:
         wanted = sorted(set(ids))
         phys: set[str] = set()
         inst: set[str] = set()
-        for chunk in _chunks(wanted, 900):
+        for chunk in chunks(wanted, 900):
             for table in (violations, sanctions):
                 phys.update(conn.execute(sa.select(table.c.physician_code).where(table.c.id.in_(chunk))).scalars())
             inst.update(
@@ -204,7 +196,7 @@ class Store:
                 wanted = sorted(set(codes))
                 q_inst = q_inst.where(institutions.c.code.in_(wanted))
                 q_sanc = q_sanc.where(institution_sanctions.c.institution_code.in_(wanted))
-            revoked = self._revoked(conn)
+            revoked = revoked_targets(conn)
             by_code: dict[str, list[Sanction]] = defaultdict(list)
             for r in conn.execute(q_sanc.order_by(institution_sanctions.c.start)):
                 if r.id in revoked:
@@ -228,131 +220,29 @@ class Store:
         with self.engine.connect() as conn:
             return alias_records(conn, institutions)
 
-    def physician_facts(self, codes: Iterable[str] | None = None, *, batch: int = 20_000) -> Iterator[PhysicianFacts]:
-        """Facts of every physician (or those named), in code order, revoked rows removed.
-
-        Physicians and agreements stream (server-side cursor on PostgreSQL); the sparse tables
-        (violations, sanctions, restorations, credits) are read whole, they are small.
-        """
-        wanted = None if codes is None else sorted(set(codes))
+    @contextmanager
+    def scan_physicians(self, codes: Iterable[str] | None = None) -> Iterator[PhysicianScan]:
+        """A read of every physician (or those named) and their facts, on a connection held
+        until the ``with`` ends (``rules.store.physician_scan``): what both syncs publish from."""
         with self.engine.connect() as conn:
-            revoked = self._revoked(conn)
-            sparse = self._sparse(conn, wanted, revoked)
-            if wanted is None:
-                yield from self._merge(conn, None, sparse, batch)
-            else:
-                for chunk in _chunks(wanted, 900):
-                    yield from self._merge(conn, list(chunk), sparse, batch)
+            yield PhysicianScan(conn, None if codes is None else list(codes))
+
+    def physician_facts(self, codes: Iterable[str] | None = None) -> Iterator[PhysicianFacts]:
+        """Facts of every physician (or those named), in code order, revoked rows removed."""
+        with self.scan_physicians(codes) as scan:
+            for code, rows in scan.physicians():
+                yield scan.facts(code, rows)
 
     def sanction_facts(self, conn: Connection, codes: Iterable[str]) -> dict[str, PhysicianFacts]:
         """Violations and sanctions (not revoked) of these physicians on ``conn``, for the import's ban check."""
         wanted = sorted(set(codes))
-        sparse = self._sparse(conn, wanted, self._revoked(conn), sanctions_only=True)
-        return {
-            code: PhysicianFacts(
-                code=code,
-                violations=tuple(sparse["violations"].get(code, ())),
-                sanctions=tuple(sparse["sanctions"].get(code, ())),
-            )
-            for code in wanted
-        }
-
-    def sparse_facts(self, conn: Connection) -> dict[str, dict[str, list[Any]]]:
-        """Violations, sanctions, restorations and credits of every physician (revoked rows
-        removed), by table then physician code: the few physicians the engine must evaluate."""
-        return self._sparse(conn, None, self._revoked(conn))
+        sparse = read_sparse(conn, wanted, revoked_targets(conn), sanctions_only=True)
+        return {code: sparse.facts(code) for code in wanted}
 
     def revoked_ids(self) -> set[str]:
         """Ids of every violation, sanction or institution sanction annulled."""
         with self.engine.connect() as conn:
-            return set(self._revoked(conn))
-
-    def _revoked(self, conn: Connection) -> dict[str, Any]:
-        """Targets annulled -> the day: by a revocation (``revoked_on``), or by an upheld appeal
-        (衢州 第二十七条, ``decided_on``); of both, the earlier."""
-        upheld = sa.select(appeals.c.target_id, appeals.c.decided_on).where(appeals.c.outcome == "upheld")
-        found: dict[str, Any] = {}
-        for target, on in conn.execute(sa.union(sa.select(revocations.c.target_id, revocations.c.revoked_on), upheld)):
-            if target not in found or (on is not None and (found[target] is None or on < found[target])):
-                found[target] = on
-        return found
-
-    def _sparse(
-        self, conn: Connection, wanted: list[str] | None, revoked: dict[str, Any], *, sanctions_only: bool = False
-    ) -> dict[str, dict[str, list[Any]]]:
-        out: dict[str, dict[str, list[Any]]] = {
-            "violations": defaultdict(list),
-            "sanctions": defaultdict(list),
-            "restorations": defaultdict(list),
-            "credits": defaultdict(list),
-            "revoked": defaultdict(list),
-        }
-
-        def rows(table: sa.Table) -> Iterator[Any]:
-            if wanted is None:
-                yield from conn.execute(sa.select(table))
-                return
-            for chunk in _chunks(wanted, 900):
-                yield from conn.execute(sa.select(table).where(table.c.physician_code.in_(chunk)))
-
-        for r in rows(violations):
-            v = Violation(r.id, r.physician_code, r.institution_code, r.item, r.case_id, r.act_id, r.occurred_on,
-                          r.scored_on, r.basis_type, r.basis_no)
-            if r.id in revoked:
-                if revoked[r.id] is not None:  # an upheld appeal without its day: annulled, not dated
-                    out["revoked"][r.physician_code].append(Revoked(v, revoked[r.id]))
-            else:
-                out["violations"][r.physician_code].append(v)
-        for r in rows(sanctions):
-            s = ExplicitSanction(r.id, r.physician_code, r.action, r.start, r.end, r.ban_until, r.basis)
-            if r.id in revoked:
-                if revoked[r.id] is not None:  # an upheld appeal without its day: annulled, not dated
-                    out["revoked"][r.physician_code].append(Revoked(s, revoked[r.id]))
-            else:
-                out["sanctions"][r.physician_code].append(s)
-        if sanctions_only:
-            return out
-        for r in rows(restoration_requests):
-            out["restorations"][r.physician_code].append(Restoration(r.physician_code, r.filed_on))
-        for r in rows(credits):
-            out["credits"][r.physician_code].append(CreditEntry(r.physician_code, r.level, r.effective_from))
-        return out
-
-    def _merge(
-        self, conn: Connection, chunk: list[str] | None, sparse: dict[str, dict[str, list[Any]]], batch: int
-    ) -> Iterator[PhysicianFacts]:
-        q_phys = sa.select(physicians.c.code).order_by(self._bytewise(physicians.c.code))
-        q_agr = sa.select(
-            agreements.c.physician_code, agreements.c.institution_code, agreements.c.start, agreements.c.end
-        ).order_by(self._bytewise(agreements.c.physician_code), agreements.c.start)
-        if chunk is not None:
-            q_phys = q_phys.where(physicians.c.code.in_(chunk))
-            q_agr = q_agr.where(agreements.c.physician_code.in_(chunk))
-        # Two cursors at once: on SQLite a second connection reads the same committed state.
-        with self.engine.connect() as agr_conn:
-            agr_rows = agr_conn.execution_options(stream_results=True, yield_per=batch).execute(q_agr)
-            pending = next(agr_rows, None)
-            phys_rows = conn.execution_options(stream_results=True, yield_per=batch).execute(q_phys)
-            for code in phys_rows.scalars():
-                mine: list[Agreement] = []
-                while pending is not None and pending[0] <= code:
-                    if pending[0] == code:
-                        mine.append(Agreement(pending[1], day(pending[2]), day_or_open(pending[3])))
-                    pending = next(agr_rows, None)
-                yield PhysicianFacts(
-                    code=code,
-                    agreements=tuple(mine),
-                    violations=tuple(sparse["violations"].get(code, ())),
-                    sanctions=tuple(sparse["sanctions"].get(code, ())),
-                    restorations=tuple(sparse["restorations"].get(code, ())),
-                    credits=tuple(sparse["credits"].get(code, ())),
-                    revoked=tuple(sparse["revoked"].get(code, ())),
-                )
-
-    def _bytewise(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-        """Order as Python compares str: the merge join below relies on it (PostgreSQL's
-        default collation follows the locale, e.g. 'a' < 'B')."""
-        return column.collate("C") if self.dialect == "postgresql" else column
+            return set(revoked_targets(conn))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -361,8 +251,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
