@@ -17,7 +17,7 @@ rows into the engine's input.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
@@ -94,13 +94,14 @@ class PhysicianScan:
     ``sparse`` is read when the scan is made; ``physicians`` reads physicians and agreements once.
     """
 
-    __slots__ = ("_conn", "_codes", "_dialect", "_days", "sparse")
+    __slots__ = ("_conn", "_codes", "_dialect", "_days", "_reads", "sparse")
 
     def __init__(self, conn: Connection, codes: Sequence[str] | None = None) -> None:
         self._conn = conn
         self._codes = None if codes is None else sorted(set(codes))
         self._dialect = conn.dialect.name
         self._days = _Days()
+        self._reads: list[Generator[tuple[Any, ...], None, None]] = []  # the row reads under way
         self.sparse = read_sparse(conn, self._codes, revoked_targets(conn))
 
     def physicians(self) -> Iterator[tuple[str, AgreementRows]]:
@@ -108,7 +109,9 @@ class PhysicianScan:
 
         A physician without agreements has no rows; a code not in the registry does not come.
         """
-        for code, group in groupby(self._rows(), itemgetter(0)):
+        rows_read = self._rows()
+        self._reads.append(rows_read)
+        for code, group in groupby(rows_read, itemgetter(0)):
             rows = tuple(group)
             if len(rows) == 1:  # the common case, one agreement or none
                 first = rows[0]
@@ -116,12 +119,18 @@ class PhysicianScan:
             else:
                 yield code, tuple(r[1:] for r in rows)
 
+    def close(self) -> None:
+        """End the reads still under way (a sync stopped midway) while the connection is open."""
+        for read in self._reads:
+            read.close()
+        self._reads.clear()
+
     def facts(self, code: str, rows: AgreementRows) -> PhysicianFacts:
         """The engine's input for a physician ``physicians`` gave."""
         days = self._days
         return self.sparse.facts(code, tuple(Agreement(i, days(start), days(end)) for i, start, end in rows))
 
-    def _rows(self) -> Iterator[tuple[Any, ...]]:
+    def _rows(self) -> Generator[tuple[Any, ...], None, None]:
         """(code, institution, start, end) ordered by code, institution, start; a physician
         without agreements gives one row of Nones."""
         p, a = physicians, agreements

@@ -225,7 +225,11 @@ class Store:
         """A read of every physician (or those named) and their facts, on a connection held
         until the ``with`` ends (``rules.store.physician_scan``): what both syncs publish from."""
         with self.engine.connect() as conn:
-            yield PhysicianScan(conn, None if codes is None else list(codes))
+            scan = PhysicianScan(conn, None if codes is None else list(codes))
+            try:
+                yield scan
+            finally:
+                scan.close()
 
     def physician_facts(self, codes: Iterable[str] | None = None) -> Iterator[PhysicianFacts]:
         """Facts of every physician (or those named), in code order, revoked rows removed."""
