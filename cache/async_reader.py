@@ -16,6 +16,9 @@ between requests; from then on the cache is complete and a check makes no round 
 With a snapshot file (``cache.disk``), a third task keeps it at the last publication verified
 (``cache.keeper``), and a worker that starts while Redis is down or empty answers from it.
 A new generation (a full sync) starts a new preload; until it ends, misses are fetched per claim.
+
+The API keys published with the snapshot (``cache.callers``) are handed to ``on_callers`` (the
+gateway's ``KeyRing``) whenever meta names a table other than the one last handed over.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from cache.callers import META_FIELD
 from cache.disk import SnapshotFile
 from cache.errors import CacheError, NoSnapshot
 from cache.keys import OVERFLOW
@@ -49,8 +53,11 @@ PRELOAD_BUCKETS = 64
 class AsyncSnapshotReader:
     def __init__(self, client: aioredis.Redis, cache: SnapshotCache, *, poll_interval: float = 0.5,
                  retry_interval: float = 0.2, preload: bool = True, file: SnapshotFile | None = None,
-                 file_interval: float = 60.0) -> None:
+                 file_interval: float = 60.0,
+                 on_callers: Callable[[Mapping[bytes, bytes], bytes | None], None] | None = None) -> None:
         self.redis = client
+        self.on_callers = on_callers
+        self._callers_id: bytes | None = None
         self.cache = cache
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval  # pause of the follower between reconnection attempts
@@ -101,6 +108,8 @@ class AsyncSnapshotReader:
         if not self.cache.redis_ok:
             await self._drop_idle_connections()
         self.cache.mark_ok()
+        if self.on_callers is not None and meta.get(META_FIELD.encode()) != self._callers_id:
+            await self._install_callers(meta.get(META_FIELD.encode()))
         reload_institutions, physicians = self.cache.plan_refresh(meta, event)
         if physicians == [] and not reload_institutions:
             self.cache.renew(meta)  # the same publication: its freshness, the last sync
@@ -122,6 +131,13 @@ class AsyncSnapshotReader:
         self.cache.renew(meta)
         log.info("snapshot %s installed (generation %d version %d)", new.id, new.generation, new.version)
         self._ensure_preload()
+
+    async def _install_callers(self, table_id: bytes | None) -> None:
+        """Hand the published API keys to ``on_callers``: read after the meta naming them, as new or newer."""
+        assert self.on_callers is not None
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self.cache.keys.callers) if table_id is not None else {}  # type: ignore[assignment]
+        self.on_callers(raw, table_id)
+        self._callers_id = table_id
 
     def _ensure_preload(self) -> None:
         """Start a preload unless one runs for this generation (an older one stops by itself)."""

@@ -24,6 +24,9 @@ Layout (``P`` = ``{drgate}`` by default):
     P:g<N>:t          hash   the shrink guard's counts as step functions of the day (cache/tally.py)
     P:g<N>:a          hash   institution code -> its physician aliases (local code -> 医保医师代码)
     P:lock            string sync lock: owner token, TTL LOCK_TTL_MS
+    P:callers         hash   the store's live API keys: SHA-256 hex -> {"name","role"} JSON (cache.callers),
+                             rewritten by every successful sync in its transaction; meta's
+                             ``callers`` is the table's id, so gateways re-read it only when it changed
     P:events          pub/sub invalidations: {"v","g","id","prev","p":[codes]|null,"i":[codes]|null}
                              (prev: the publication id an incremental one patches)
     P:decisions       stream decision log (gateway/decisionlog/writer.py), in DRGATE_DECISION_LOG_URL's Redis if set
@@ -102,7 +105,7 @@ class Keys:
     """Key names under one prefix (``DRGATE_REDIS_PREFIX``); tests use their own prefix."""
 
     __slots__ = ("tag", "meta", "sync", "seq", "gens", "lock", "events", "decisions", "decision_slices",
-                 "decision_size")
+                 "decision_size", "callers")
 
     def __init__(self, prefix: str = "drgate") -> None:
         if not prefix or any(c in prefix for c in "{}: \t\r\n*"):
@@ -117,6 +120,7 @@ class Keys:
         self.decisions = f"{self.tag}:decisions"
         self.decision_slices = f"{self.tag}:decisions:slices"
         self.decision_size = f"{self.tag}:decisions:size"
+        self.callers = f"{self.tag}:callers"
 
     def bucket(self, generation: int, bucket: int) -> str:
         return f"{self.tag}:g{generation}:p:{bucket}"

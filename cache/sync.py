@@ -37,6 +37,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from cache.bucket_writer import PackedBuckets
+from cache.callers import META_FIELD, encode_callers
 from cache.codec import encode_aliases, encode_institution
 from cache.digest import entries_term, hexdigest
 from cache.errors import LockLost, ShrinkRefused, SyncError
@@ -58,6 +59,7 @@ from cache.records import PhysicianRecords, records_of
 from cache.tally import COUNTS, Tally, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.profiles import Profile
+from rules.store.api_keys import active_keys
 from rules.store.scans import Store
 
 __all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
@@ -116,6 +118,7 @@ class Syncer:
         self.lock_ttl_ms = lock_ttl_ms
         self.progress = progress
         self._lock = SyncLock(client, keys.lock, lock_ttl_ms)
+        self._callers: tuple[dict[str, bytes], str | None] | None = None  # the store's live keys, read once a run
 
     # -- lock (one sync at a time: cache.lock) ------------------------------------------------
 
@@ -157,6 +160,8 @@ class Syncer:
 
     def _run(self, work: Callable[..., SyncResult], dry_run: bool, allow_shrink: bool) -> SyncResult:
         self.calendar.take_uncertain()
+        # Read now, outside the publishing transaction: a key added or revoked since goes with this run.
+        self._callers = encode_callers(active_keys(self.store))
         try:
             result = work(dry_run=dry_run, allow_shrink=allow_shrink)
         except BaseException as exc:
@@ -174,7 +179,16 @@ class Syncer:
             self.redis.hset(self.keys.sync, mapping=_sync_stamp(outcome))  # type: ignore[arg-type]
 
     def _verified(self, pipe: Pipeline) -> None:
-        """A successful sync's stamp, in its transaction: the snapshot is current as of now."""
+        """A successful sync's stamp, in its transaction: the snapshot is current as of now, and so
+        are the API keys published with it (``cache.callers``)."""
+        fields, table_id = self._callers or encode_callers(active_keys(self.store))
+        pipe.delete(self.keys.callers)
+        if fields:
+            pipe.hset(self.keys.callers, mapping=fields)  # type: ignore[arg-type]
+        if table_id is None:
+            pipe.hdel(self.keys.meta, META_FIELD)
+        else:
+            pipe.hset(self.keys.meta, META_FIELD, table_id)
         pipe.hset(self.keys.meta, mapping=_now("verified"))  # type: ignore[arg-type]
         pipe.hset(self.keys.sync, mapping=_sync_stamp("ok"))  # type: ignore[arg-type]
 

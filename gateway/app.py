@@ -19,7 +19,7 @@ from cache.async_reader import AsyncSnapshotReader
 from cache.disk import SnapshotFile
 from cache.keys import Keys
 from cache.snapshot_cache import SnapshotCache
-from gateway.api.auth import ApiKeyGuard
+from gateway.api.auth import ApiKeyGuard, KeyRing
 from gateway.api.bodies import BodyBudget
 from gateway.api.decisions import router as decisions_router
 from gateway.api.docs_ui import serve_docs
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     profile = load_profile(settings.profile)  # parse once; an unknown profile fails here, not per request
     calendar = china_calendar(settings.calendar_file)  # a malformed override file fails here too
+    ring = KeyRing(settings.api_keys, required=settings.require_api_keys)  # the store's keys come with the snapshot
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             settings.redis_prefix, profile.name) if settings.snapshot_file else None
         reader = AsyncSnapshotReader(client, cache, poll_interval=settings.poll_interval,
                                      preload=settings.preload, file=file,
-                                     file_interval=settings.snapshot_file_interval)
+                                     file_interval=settings.snapshot_file_interval, on_callers=ring.install)
         await reader.start()
         metrics = Metrics(profile=profile.name, enforce=settings.enforce, fail_mode=settings.on_unverified)
         own = settings.decision_log_redis()
@@ -114,12 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.api.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise
     app.access_log = settings.access_log
-    if settings.api_keys:
-        refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope
-        app.add_middleware(ApiKeyGuard, digests=settings.api_keys, refusal=refusal)  # pure ASGI, /v1/ and /nhsa/ only
-        app.check = ApiKeyGuard(app.check, digests=settings.api_keys)
-        app.ahead = {path: ApiKeyGuard(endpoint, digests=settings.api_keys, refusal=refusal)
-                     for path, endpoint in app.ahead.items()}
+    # Every route's role, in one pure-ASGI guard per entry: FastAPI's routes, the check, /nhsa/ (gateway.api.roles).
+    refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope
+    app.add_middleware(ApiKeyGuard, ring=ring, refusal=refusal)
+    app.check = ApiKeyGuard(app.check, ring)
+    app.ahead = {path: ApiKeyGuard(endpoint, ring, refusal) for path, endpoint in app.ahead.items()}
+    app.state.keys = ring
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, api_keys=bool(settings.api_keys), profile=profile)
+            app.openapi_schema = build_openapi(app, api_keys=True, profile=profile)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -53,8 +53,13 @@ class Settings(BaseSettings):
     #: State Council's notice, for a year the ``holidays`` package does not carry yet. Unset: none.
     calendar_file: str | None = None
     #: Callers' API keys as SHA-256 hex digests, comma-separated (``drgate api-key`` makes one).
-    #: Set: every ``/v1/`` request needs ``X-API-Key`` or ``Authorization: Bearer`` (else 401).
+    #: Set: every ``/v1/`` and ``/nhsa/`` request needs ``X-API-Key`` or ``Authorization: Bearer`` (else 401);
+    #: these are ``settlement`` keys (check routes only).  Keys with other roles are records of the
+    #: store (``drgate api-key add``), published with the snapshot.
     api_keys: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv), AfterValidator(_digests)] = ()
+    #: Every ``/v1/``, ``/nhsa/`` and ``/admin/`` request needs a key even while none is known (none in
+    #: ``DRGATE_API_KEYS``, none published yet); off, checks and reads are open until a key is known.
+    require_api_keys: bool = False
     #: Enforce rejections; ``false`` is shadow mode (pass everywhere, ``would_reject`` set).
     enforce: bool = True
     #: When the record cannot be read: ``fail_open`` passes (``unverified``), ``fail_closed`` rejects.

@@ -3,6 +3,7 @@
     RulesError
     ├── ProfileError      a profile is unknown or malformed
     ├── StoreError        the scoring store cannot be reached or is not initialised
+    │   └── ApiKeyError   a key cannot be added or revoked as asked (bad name or role, name taken, unknown)
     ├── CalendarError     the calendar override file is unreadable or malformed (names file, year, key)
     └── ImportFileError   an import file has bad lines; ``problems`` names each (line, field, why)
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CalendarError", "ImportFileError", "LineProblem", "ProfileError", "RulesError", "StoreError"]
+__all__ = ["ApiKeyError", "CalendarError", "ImportFileError", "LineProblem", "ProfileError", "RulesError", "StoreError"]
 
 
 class RulesError(Exception):
@@ -23,6 +24,10 @@ class ProfileError(RulesError):
 
 
 class StoreError(RulesError):
+    pass
+
+
+class ApiKeyError(StoreError):
     pass
 
 

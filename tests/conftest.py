@@ -70,7 +70,7 @@ def drop_prefix(client: redis.Redis, keys: Keys) -> None:
     for gen, state in client.hgetall(keys.gens).items():  # type: ignore[union-attr]
         client.unlink(*keys.generation_keys(int(gen), int(orjson.loads(state)["buckets"])))
     client.unlink(keys.meta, keys.sync, keys.seq, keys.gens, keys.lock, keys.decisions, keys.decision_slices,
-                  keys.decision_size)
+                  keys.decision_size, keys.callers)
 
 
 @pytest.fixture(name="profile")

@@ -81,6 +81,11 @@ CHECKLIST: dict[str, str] = {
     "drgate seed --physicians N [--json]": SYNOPSIS,
     "drgate status CODE [--on DATE] [--institution CODE]": SYNOPSIS,
     "drgate COMMAND --help": SYNOPSIS,
+    "drgate api-key add --name N --role R [--json]": SYNOPSIS,
+    "drgate api-key list [--json]": SYNOPSIS,
+    "drgate api-key revoke NAME [--json]": SYNOPSIS,
+    "drgate api-key add --name N --role R": SYNOPSIS,
+    "drgate api-key add": SYNOPSIS,
     "curl --data-binary @/metrics/drgate_sync.prom http://pushgateway:9091/metrics/job/drgate_sync": PRODUCTION,
     "schemathesis run $HOST/openapi.json --checks all -H 'X-API-Key: …'": STAGING,
     **dict.fromkeys([

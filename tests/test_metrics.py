@@ -113,7 +113,7 @@ def test_refused_requests_and_envelopes_are_counted_by_front_and_cause(settings:
         big = b"x" * ((1 << 20) + 1)
         assert client.post("/v1/claims/check", content=big,
                            headers={"content-type": "application/json"}).status_code == 413
-        assert client.get("/v1/physicians/no*code").status_code == 422
+        assert client.get("/v1/physicians/no*code").status_code == 403  # a settlement key reads nothing
         assert client.post("/nhsa/2204", json={**NHSA, "input": {}}).json()["infcode"] == -1
         assert client.post("/nhsa/2204", json={**NHSA, "infno": "2301"}).json()["infcode"] == -1
         assert client.post("/nhsa/2204", json=NHSA, headers={"X-API-Key": "wrong"}).status_code == 401
@@ -121,7 +121,8 @@ def test_refused_requests_and_envelopes_are_counted_by_front_and_cause(settings:
         got = samples(client.get("/metrics").text)
     refused = {k: v for k, v in got.items() if k.startswith("drgate_refused_total")}
     assert refused == {
-        'drgate_refused_total{cause="invalid",front="v1"}': 2,
+        'drgate_refused_total{cause="invalid",front="v1"}': 1,
+        'drgate_refused_total{cause="forbidden",front="v1"}': 1,
         'drgate_refused_total{cause="too_large",front="v1"}': 1,
         'drgate_refused_total{cause="invalid",front="nhsa"}': 2,
         'drgate_refused_total{cause="unauthorized",front="nhsa"}': 1,

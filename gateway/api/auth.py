@@ -1,43 +1,57 @@
-"""Callers' API keys: with ``DRGATE_API_KEYS`` set, every ``/v1/`` request needs a known key.
+"""Callers' API keys and their roles: every ``/v1/``, ``/nhsa/`` and ``/admin/`` request is checked here.
 
-A pure ASGI wrapper (no ``BaseHTTPMiddleware``: one function call and a SHA-256 per request),
-added only when keys are configured.  The key comes in ``X-API-Key: <key>`` or
-``Authorization: Bearer <key>``.  Settings hold SHA-256 hex digests, never the keys: the
+A pure ASGI wrapper (no ``BaseHTTPMiddleware``: one function call and a SHA-256 per request) in
+front of FastAPI's routes, of the claim check served ahead of them and of each ``/nhsa/``
+transaction.  The key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``, never in
+a URL.  A worker knows keys by their SHA-256 only (``KeyRing``): the digests of
+``DRGATE_API_KEYS`` (role ``settlement``) and the keys of the store published with the snapshot
+(``rules.store.api_keys``, ``cache.sync``), replaced at every sync without a restart.  The
 presented key is hashed and compared with every digest in constant time (``hmac.compare_digest``,
 no early exit), so neither the environment nor timing gives a key away.  Keys are never logged.
 
-The guard names the caller for the decision log: ``scope["drgate.caller"]`` is ``key:`` and the
-first 12 hex digits of the matching digest (``gateway.decisionlog.entries.caller_name``), never the key.
+What a request needs is ``gateway.api.roles.need_of`` (one table): without a known key 401, with
+a key whose role is not granted the need 403; on ``/nhsa/`` both in the platform's envelope.
+While no key is known at all (none configured, the store never held one, ``DRGATE_REQUIRE_API_KEYS``
+off) checks and reads are open as before keys existed; writing, publishing and keys never are.
 
-``/healthz``, ``/readyz``, ``/metrics`` and the OpenAPI document stay open: probes and scrapers
-carry no key, and none of them reveals a physician's state.  The guard decides on the routed path:
-served under a root path (``--root-path /gw``), ASGI's ``path`` carries the prefix, ``/gw/v1/…``.
+The guard names the caller: ``scope["drgate.caller"]`` is ``key:<name>`` for a store key,
+``key:`` and the first 12 hex digits of the digest for a ``DRGATE_API_KEYS`` one
+(``gateway.decisionlog.entries.caller_name``), never the key; ``scope["drgate.role"]`` its role.
+It decides on the routed path: served under a root path (``--root-path /gw``), ASGI's ``path``
+carries the prefix, ``/gw/v1/…``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.api.roles import ANY, CHECK, GRANTS, PROTECTED, READ, allowed, need_of
 from gateway.decisionlog.entries import caller_name
 from gateway.observe.logs import REQUEST_ID
 from gateway.observe.metrics import front_of
+from rules.store.api_keys import digest_of, new_key
 
-__all__ = ["CALLER", "PROTECTED_PREFIX", "ApiKeyGuard", "digest_of", "new_key", "routed_path"]
+__all__ = ["CALLER", "PROTECTED_PREFIX", "ROLE", "ApiKeyGuard", "Caller", "KeyRing", "digest_of", "new_key",
+           "routed_path"]
 
-#: The ASGI scope's key for the caller's name, set by ``ApiKeyGuard`` (absent when keys are off).
+log = logging.getLogger(__name__)
+
+#: The ASGI scope's key for the caller's name, set by ``ApiKeyGuard`` (absent for an unkeyed request).
 CALLER = "drgate.caller"
+#: The ASGI scope's key for the caller's role.
+ROLE = "drgate.role"
 
-# Every caller-facing route: the v1 API and the national-platform adapter. Probes stay open.
-PROTECTED_PREFIX = ("/v1/", "/nhsa/")
-_BODY = b'{"detail":"a valid API key is required (X-API-Key or Authorization: Bearer)"}'
-_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode()),
-            (b"www-authenticate", b'Bearer realm="drgate"')]
+PROTECTED_PREFIX = PROTECTED
+_UNAUTHORISED = "a valid API key is required (X-API-Key or Authorization: Bearer)"
+_OPEN_WITHOUT_KEYS = (CHECK, READ, ANY)  # while no key is known: as before keys existed
 
 
 def routed_path(scope: Scope) -> str:
@@ -49,63 +63,111 @@ def routed_path(scope: Scope) -> str:
     return path
 
 
-def digest_of(key: str) -> str:
-    """What ``DRGATE_API_KEYS`` holds for ``key``: its SHA-256, hex."""
-    return hashlib.sha256(key.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who presented a key: ``name`` as logged (``key:…``), and the key's ``role``."""
+
+    name: str
+    role: str
 
 
-def new_key() -> tuple[str, str]:
-    """A fresh key (256 random bits, URL-safe) and its digest."""
-    key = secrets.token_urlsafe(32)
-    return key, digest_of(key)
+class KeyRing:
+    """The keys this worker knows, by digest: configured (``DRGATE_API_KEYS``) and published."""
+
+    def __init__(self, configured: tuple[str, ...] = (), *, required: bool = False) -> None:
+        self._configured = tuple((bytes.fromhex(d), Caller(caller_name(d), "settlement")) for d in configured)
+        self._entries = self._configured
+        self.required = required
+        self.published_id: bytes | None = None  # the table's id in meta (``cache.sync``), as last installed
+
+    @property
+    def enforced(self) -> bool:
+        """Whether every protected request needs a key (else checks and reads are open): keys are
+        configured, or the store's are published (even none live: every one revoked)."""
+        return self.required or bool(self._configured) or self.published_id is not None
+
+    def install(self, published: Mapping[bytes, bytes], table_id: bytes | None = None) -> None:
+        """Replace the published keys (digest hex → ``{"name", "role"}`` JSON, ``cache.callers``)."""
+        entries = [entry for digest, value in published.items() if (entry := _published(digest, value)) is not None]
+        self._entries = (*entries, *self._configured)  # a digest both published and configured: the store's role
+        self.published_id = table_id
+
+    def find(self, key: bytes) -> Caller | None:
+        """The caller whose key this is, else None; the time taken does not tell which digest matched."""
+        digest = hashlib.sha256(key).digest()
+        found: Caller | None = None
+        for known, caller in self._entries:  # every one, whatever matched
+            if hmac.compare_digest(known, digest) and found is None:
+                found = caller
+        return found
 
 
-#: A front's own refusal body for a path (the national platform's envelope on ``/nhsa/``), or None.
-Refusal = Callable[[str], bytes | None]
+#: A front's own refusal body for a path and a message (the national platform's envelope on ``/nhsa/``), or None.
+Refusal = Callable[[str, str], bytes | None]
 
 
 class ApiKeyGuard:
-    def __init__(self, app: ASGIApp, digests: tuple[str, ...], refusal: Refusal | None = None) -> None:
+    def __init__(self, app: ASGIApp, ring: KeyRing, refusal: Refusal | None = None) -> None:
         self.app = app
-        self.digests = tuple(bytes.fromhex(d) for d in digests)
+        self.ring = ring
         self.refusal = refusal
-        self.names = tuple(caller_name(d) for d in digests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not routed_path(scope).startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        caller = self._caller(scope)
-        if caller is not None:
-            scope[CALLER] = caller
+        path = routed_path(scope)
+        need = need_of(scope["method"], path)
+        if need is None:
             await self.app(scope, receive, send)
             return
+        key = _presented(scope["headers"])
+        caller = None if key is None else self.ring.find(key)
+        if caller is None:
+            if not self.ring.enforced and need in _OPEN_WITHOUT_KEYS:
+                await self.app(scope, receive, send)
+                return
+            await self._refuse(scope, send, path, 401, "unauthorized", _UNAUTHORISED)
+            return
+        if not allowed(caller.role, need):
+            await self._refuse(scope, send, path, 403, "forbidden",
+                               f"a key of role {caller.role} may not {need} here; ask for a key of a role that may")
+            return
+        scope[CALLER] = caller.name
+        scope[ROLE] = caller.role
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, path: str, status: int, cause: str, message: str) -> None:
         state = getattr(scope["app"].state, "gateway", None) if "app" in scope else None
         if state is not None:
-            state.metrics.auth_refused.inc()
-            state.metrics.refuse(front_of(routed_path(scope)), "unauthorized")
+            if status == 401:
+                state.metrics.auth_refused.inc()
+            state.metrics.refuse(front_of(path), cause)
         request_id = REQUEST_ID.get()
-        ids = [] if request_id is None else [(b"x-request-id", request_id)]
-        body = self.refusal(routed_path(scope)) if self.refusal is not None else None
+        body = self.refusal(path, message) if self.refusal is not None else None
         if body is None:
-            await send({"type": "http.response.start", "status": 401, "headers": [*_HEADERS, *ids]})
-            await send({"type": "http.response.body", "body": _BODY})
-            return
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   _HEADERS[2], *ids]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+            body = orjson.dumps({"detail": message})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="drgate"'))
+        if request_id is not None:
+            headers.append((b"x-request-id", request_id))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _caller(self, scope: Scope) -> str | None:
-        """The caller's name when the presented key is known, else None."""
-        key = _presented(scope["headers"])
-        if key is None:
-            return None
-        digest = hashlib.sha256(key).digest()
-        found = -1
-        for n, d in enumerate(self.digests):  # every one, whatever matched: the time does not tell which
-            found = max(found, n if hmac.compare_digest(d, digest) else -1)
-        return self.names[found] if found >= 0 else None
+
+def _published(digest: bytes, value: bytes) -> tuple[bytes, Caller] | None:
+    """One published key as (digest, caller); None, and a warning, for one this drgate cannot use."""
+    try:
+        fields = orjson.loads(value)
+        entry = bytes.fromhex(digest.decode()), Caller(f"key:{fields['name']}", fields["role"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("a published API key could not be read; it is ignored")
+        return None
+    if entry[1].role not in GRANTS:
+        log.warning("a published API key has role %r, unknown to this drgate; it is ignored", entry[1].role)
+        return None
+    return entry
 
 
 def _presented(headers: Any) -> bytes | None:

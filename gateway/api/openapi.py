@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from gateway.api.auth import PROTECTED_PREFIX
+from gateway.api.roles import GRANTS, need_of
 from gateway.api.schemas import CheckRequest
 from gateway.api.v1 import CHECK_PATH
 from gateway.check.reasons import REASONS
@@ -83,10 +83,14 @@ def _document_keys(schema: dict[str, Any]) -> None:
         "Bearer": {"type": "http", "scheme": "bearer"},
     }
     for path, operations in schema.get("paths", {}).items():
-        if not path.startswith(PROTECTED_PREFIX):
-            continue
         body = _body(nhsa.ANSWER) if path.startswith("/nhsa/") else _body("Problem")
-        for operation in operations.values():
+        for method, operation in operations.items():
+            need = need_of(method.upper(), path)
+            if need is None:
+                continue
+            roles = ", ".join(role for role, grants in GRANTS.items() if need in grants)
             operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
-            operation.setdefault("responses", {})["401"] = {"description": "Missing or unknown API key",
-                                                            "content": body}
+            operation["description"] = (operation.get("description", "") + f"\n\nRoles: {roles}.").strip()
+            responses = operation.setdefault("responses", {})
+            responses["401"] = {"description": "Missing or unknown API key", "content": body}
+            responses["403"] = {"description": f"The key's role may not call this (roles: {roles})", "content": body}

@@ -206,11 +206,39 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def api_key(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.api.auth import new_key
+    from rules.store import api_keys
 
-    key, digest = new_key()
-    print(f"key (give to the caller, shown once): {key}")
-    print(f"digest (add to DRGATE_API_KEYS):      {digest}")
+    if args.key_command is None:  # a settlement key for DRGATE_API_KEYS, held nowhere
+        key, digest = api_keys.new_key()
+        print(f"key (give to the caller, shown once): {key}")
+        print(f"digest (add to DRGATE_API_KEYS):      {digest}")
+        return EXIT_OK
+    st = open_store(settings)
+    try:
+        st.check()
+        if args.key_command == "add":
+            key = api_keys.add_key(st, args.name, args.role)
+            if args.json:
+                print_json({"key": key, "name": args.name, "role": args.role})
+            else:
+                print(f"key {args.name} ({args.role}), shown once; it works from the next `drgate sync`:")
+                print(key)
+        elif args.key_command == "list":
+            found = [k.as_dict() for k in api_keys.list_keys(st)]
+            if args.json:
+                print_json(found)
+            else:
+                for k in found:
+                    state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "live"
+                    print(f"{k['name']:<24} {k['role']:<10} created {k['created_at']}  {state}")
+        else:
+            revoked = api_keys.revoke_key(st, args.name).as_dict()
+            if args.json:
+                print_json(revoked)
+            else:
+                print(f"key {args.name} revoked; it stops working at the next `drgate sync`")
+    finally:
+        st.dispose()
     return EXIT_OK
 
 

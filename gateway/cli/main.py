@@ -31,7 +31,8 @@ from gateway.cli.exits import (
 )
 from gateway.observe.logs import log_config
 from gateway.settings import Settings
-from rules.errors import CalendarError, ImportFileError, ProfileError, RulesError
+from rules.errors import ApiKeyError, CalendarError, ImportFileError, ProfileError, RulesError
+from rules.store.schema import ROLES
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_LOCKED", "EXIT_OK", "EXIT_SHRINK", "main"]
 
@@ -141,9 +142,26 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--physicians", type=int, required=True, metavar="N")
     seed.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    sub.add_parser("api-key", help="print a new caller API key and the digest DRGATE_API_KEYS takes",
-                   description="Give the key to the caller; put only the digest in DRGATE_API_KEYS "
-                   "(comma-separated). drgate never stores or logs the key itself.")
+    keys = command(sub, "api-key", "callers' API keys: add (with a role), list, revoke",
+                   "API keys of the gateway's callers. Each has a name and a role: settlement (check routes "
+                   "only), helpdesk (read), officer (helpdesk + write records), admin (officer + keys, publish). "
+                   "Keys are records of the scoring store, published with the snapshot: a key added or revoked "
+                   "works, or stops working, at the next `drgate sync`. The store holds the key's SHA-256 only. "
+                   "Without a subcommand: print a new settlement key and the digest DRGATE_API_KEYS takes.")
+    keys_sub = keys.add_subparsers(dest="key_command", metavar="SUBCOMMAND")
+    add = command(keys_sub, "add", "make a key with a name and a role; prints the key once",
+                  "Make a key, record its digest, name and role in the store, and print the key: it is shown "
+                  "this once and never again. It works from the next `drgate sync`.")
+    add.add_argument("--name", required=True, help="who holds it, e.g. helpdesk-1 (1-60 of A-Z a-z 0-9 . _ -)")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--json", action="store_true", help='print {"key", "name", "role"}')
+    listing = command(keys_sub, "list", "the keys of the store (names, roles, dates; never a key)",
+                      "Every key of the store, revoked ones included: name, role, created, revoked.")
+    listing.add_argument("--json", action="store_true", help="one JSON array, an object per key")
+    revoke = command(keys_sub, "revoke", "revoke a key; it stops working at the next sync",
+                     "Revoke the key NAME (its row stays, with the time of revocation).")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.add_argument("--json", action="store_true", help="print the revoked key as JSON")
 
     status = command(sub, "status", "explain a physician's state (help desk)",
                      "Explain a physician's state from the published snapshot: agreements, sanctions with "
@@ -185,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncError as exc:
         print(f"drgate: {exc}", file=sys.stderr)
         return sync_exit_code(exc)
+    except ApiKeyError as exc:
+        print(f"drgate: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     except CalendarError as exc:
         print(f"drgate: bad configuration: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
-    "KEYS", "agreements", "appeals", "changes", "credits", "institution_sanctions", "institutions", "metadata",
-    "notices", "physician_aliases", "physicians", "restoration_requests", "revocations", "sanctions", "violations",
+    "KEYS", "ROLES", "agreements", "api_keys", "appeals", "changes", "credits", "institution_sanctions",
+    "institutions", "metadata", "notices", "physician_aliases", "physicians", "record_history",
+    "restoration_requests", "revocations", "sanctions", "violations",
     "ARCHIVE_TABLES", "PARTITIONED", "decision_days", "decision_feedback", "decision_grounds", "decision_lines",
     "decisions",
 ]
@@ -138,6 +139,40 @@ changes = sa.Table(
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("physician_code", _code),
     sa.Column("institution_code", _code),
+)
+
+# The gateway's callers (gateway.api.roles): a key is known by its SHA-256, never stored itself;
+# a revoked key keeps its row (revoked_at), so who held a name once stays on record.
+#: The roles a key may have, from the settlement pipeline's to the agency's administrator's.
+ROLES = ("settlement", "helpdesk", "officer", "admin")
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # SHA-256 of the key, hex
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # one of ROLES
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("name", name="uq_api_keys_name"),
+)
+# Every version of every record of the import contract (rules.store.history): the store's tables
+# hold the current one, read by the rules engine; this one keeps who changed what, when and why.
+record_history = sa.Table(
+    "record_history",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # the import's record kind
+    sa.Column("record_key", sa.String(400), nullable=False),  # its natural key, JSON
+    sa.Column("version", sa.Integer, nullable=False),  # from 1
+    sa.Column("physician_code", _code),  # whose record it is (a revocation: its target's physician)
+    sa.Column("institution_code", _code),
+    sa.Column("op", sa.String(10), nullable=False),  # create | correct | revoke | before (kept from before history)
+    sa.Column("body", sa.Text, nullable=False),  # the version's fields, JSON, as the import takes them
+    sa.Column("actor", sa.String(300), nullable=False),  # key:<name>, or import:<file>:<line>
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String(500)),
+    sa.UniqueConstraint("kind", "record_key", "version", name="uq_record_history_version"),
+    sa.Index("ix_record_history_physician", "physician_code", "seq"),
 )
 
 #: Natural keys of each table, for idempotent upserts.

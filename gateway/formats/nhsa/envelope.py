@@ -118,13 +118,12 @@ class Responder:
         return f"{region}{moment:%Y%m%d%H%M%S}{serial:010d}"
 
 
-def unauthorised(responder: Responder) -> Callable[[str], bytes | None]:
-    """The API-key guard's answer on ``/nhsa/`` paths: the platform's failure envelope (HTTP 401)."""
+def unauthorised(responder: Responder) -> Callable[[str, str], bytes | None]:
+    """The API-key guard's answer on ``/nhsa/`` paths (401 and 403): the platform's failure envelope."""
 
-    def refusal(path: str) -> bytes | None:
+    def refusal(path: str, message: str) -> bytes | None:
         if not path.startswith("/nhsa/"):
             return None
-        message = "a valid API key is required (X-API-Key or Authorization: Bearer)"
         return orjson.dumps(responder.failure(message, datetime.now(CHINA)))
 
     return refusal
