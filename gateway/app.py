@@ -19,6 +19,9 @@ from cache.async_reader import AsyncSnapshotReader
 from cache.disk import SnapshotFile
 from cache.keys import Keys
 from cache.snapshot_cache import SnapshotCache
+from gateway.admin.publish import router as admin_publish_router
+from gateway.admin.records import router as admin_records_router
+from gateway.admin.workbench import Workbench
 from gateway.api.auth import ApiKeyGuard, KeyRing
 from gateway.api.bodies import BodyBudget
 from gateway.api.decisions import router as decisions_router
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await front.start()  # the pooled client to the platform, when DRGATE_NHSA_UPSTREAM is set
         app.state.nhsa = front
         store = open_store(settings)  # no connection until the first lookup
+        app.state.admin = Workbench(settings, profile, calendar, store)  # /admin/v1/
         app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
                                          reader, metrics, decisions,
                                          store if settings.status_store else None,  # the help desk's reasons only
@@ -111,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(nhsa_router)
     app.include_router(decisions_router)
+    app.include_router(admin_records_router)
+    app.include_router(admin_publish_router)
     app.bodies = BodyBudget(settings.body_buffer_bytes)  # this worker's, shared by every route reading a body
     app.check = ClaimCheckEndpoint(app.bodies)  # the hot path, dispatched ahead of FastAPI (gateway.api.hotpath)
     app.ahead = dict(nhsa_endpoints())  # the platform's transactions, likewise

@@ -28,7 +28,9 @@ class StoreError(RulesError):
 
 
 class ApiKeyError(StoreError):
-    pass
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing  # no key of that name: not found, rather than refused
 
 
 class CalendarError(RulesError):

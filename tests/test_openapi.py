@@ -62,3 +62,28 @@ def test_the_docs_pages_load_their_assets_from_drgate(client: TestClient, page: 
     for asset in [part.split('"')[0] for part in html.split('/docs-assets/')[1:]]:
         reply = client.get(f"/docs-assets/{asset}")
         assert reply.status_code == 200 and len(reply.content) > 100, asset
+
+
+def test_every_admin_route_is_documented_with_its_roles_and_refusals(spec: dict) -> None:  # type: ignore[type-arg]
+    admin = {path: ops for path, ops in spec["paths"].items() if path.startswith("/admin/v1/")}
+    assert set(admin) == {"/admin/v1/records", "/admin/v1/records/{kind}", "/admin/v1/physicians/{code}/history",
+                          "/admin/v1/publish", "/admin/v1/keys", "/admin/v1/keys/{name}/revoke"}
+    for path, operations in admin.items():
+        for method, operation in operations.items():
+            assert operation["security"] and "Roles: " in operation["description"], (method, path)
+            assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    assert "Roles: admin." in admin["/admin/v1/publish"]["post"]["description"]
+    assert "409" in admin["/admin/v1/publish"]["post"]["responses"]
+
+
+def test_the_records_bodies_name_every_kind_of_the_import_contract(spec: dict) -> None:  # type: ignore[type-arg]
+    from rules.store.rows import TABLES
+
+    body = spec["components"]["schemas"]["RecordsIn"]["properties"]
+    assert body["records"]["items"] == {"$ref": "#/components/schemas/Record"}
+    kinds = {ref["$ref"].rsplit("/", 1)[1] for ref in spec["components"]["schemas"]["Record"]["oneOf"]}
+    assert len(kinds) == len(TABLES)
+    for name in kinds:
+        assert spec["components"]["schemas"][name]["properties"]["kind"]["const"] in TABLES
+    put = spec["paths"]["/admin/v1/records"]["put"]["responses"]["422"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/RecordProblem"} in put["anyOf"]

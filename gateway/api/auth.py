@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.roles import ANY, CHECK, GRANTS, PROTECTED, READ, allowed, need_of
@@ -40,7 +41,7 @@ from gateway.observe.metrics import front_of
 from rules.store.api_keys import digest_of, new_key
 
 __all__ = ["CALLER", "PROTECTED_PREFIX", "ROLE", "ApiKeyGuard", "Caller", "KeyRing", "digest_of", "new_key",
-           "routed_path"]
+           "require", "routed_path"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,22 @@ class KeyRing:
             if hmac.compare_digest(known, digest) and found is None:
                 found = caller
         return found
+
+
+def require(need: str) -> Callable[[Request], Caller]:
+    """A FastAPI dependency for a route the guard does not stand before (a page behind a session):
+    the caller named in the scope (``CALLER``, ``ROLE``: set by the guard, or by whoever resolved
+    the session's key with ``KeyRing.find``) may do ``need``; else 401 or 403."""
+
+    def caller(request: Request) -> Caller:
+        name, role = request.scope.get(CALLER), request.scope.get(ROLE)
+        if name is None or role is None:
+            raise HTTPException(401, _UNAUTHORISED, headers={"www-authenticate": 'Bearer realm="drgate"'})
+        if not allowed(role, need):
+            raise HTTPException(403, f"a key of role {role} may not {need} here")
+        return Caller(name, role)
+
+    return caller
 
 
 #: A front's own refusal body for a path and a message (the national platform's envelope on ``/nhsa/``), or None.

@@ -16,8 +16,8 @@ returned in the response's ``X-Request-ID`` and carried by every log line of the
 (``gateway.observe.logs``).  With ``DRGATE_ACCESS_LOG=true`` each request also logs one line on
 ``drgate.access`` (method, route, status, milliseconds; the decision id from the line's context).
 
-With ``DRGATE_API_KEYS`` set, the endpoint sits behind its own ``ApiKeyGuard``, as FastAPI's
-routes sit behind theirs.  An unexpected error is logged and answered 500, as Starlette would.
+The endpoint sits behind its own ``ApiKeyGuard`` (``gateway.api.auth``), as FastAPI's routes sit
+behind theirs: one table of roles for both.  An unexpected error is logged and answered 500, as Starlette would.
 """
 
 from __future__ import annotations
@@ -121,8 +121,12 @@ class GatewayApp(FastAPI):
 
 
 def _route(path: str) -> str:
-    """The path as logged: a physician's code in a status lookup becomes ``{code}``."""
-    return "/v1/physicians/{code}" if path.startswith("/v1/physicians/") else path
+    """The path as logged: a physician's code in a status lookup or a history becomes ``{code}``."""
+    if path.startswith("/v1/physicians/"):
+        return "/v1/physicians/{code}"
+    if path.startswith("/admin/v1/physicians/"):
+        return "/admin/v1/physicians/{code}/history"
+    return path
 
 
 class ClaimCheckEndpoint:

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from gateway.admin.schemas import record_components
 from gateway.api.roles import GRANTS, need_of
 from gateway.api.schemas import CheckRequest
 from gateway.api.v1 import CHECK_PATH
@@ -46,13 +47,21 @@ def build_openapi(app: FastAPI, *, api_keys: bool, profile: Profile) -> dict[str
     components.update(defs.pop("$defs", {}))
     components["CheckRequest"] = defs
     components.update(nhsa.components())
+    components.update(record_components())
+    components["RecordsIn"]["properties"]["record"] = {"$ref": "#/components/schemas/Record"}
+    components["RecordsIn"]["properties"]["records"] = {"type": "array", "maxItems": 5000,
+                                                        "items": {"$ref": "#/components/schemas/Record"}}
     components["Problem"] = _PROBLEM
     components["ValidationProblem"] = _VALIDATION
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             for status, answer in operation.get("responses", {}).items():
-                if status in ("413", "503") and "content" not in answer:
+                if status in ("404", "409", "413", "503") and "content" not in answer:
                     answer["content"] = _body("Problem")
+                elif status == "422" and "RecordProblem" in str(answer.get("content")):
+                    answer["content"] = {"application/json": {"schema": {"anyOf": [
+                        {"$ref": "#/components/schemas/RecordProblem"},
+                        {"$ref": "#/components/schemas/ValidationProblem"}]}}}  # the records, or the body's shape
                 elif status == "422" and not path.startswith("/nhsa/"):
                     answer["content"] = _body("ValidationProblem")
             if path.startswith("/nhsa/"):

@@ -79,7 +79,7 @@ def revoke_key(store: Store, name: str) -> ApiKey:
         if done.rowcount != 1:
             row = conn.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.name == name)).first()
             why = "is revoked already" if row is not None else "is not a key of this store"
-            raise ApiKeyError(f"{name} {why} (`drgate api-key list` shows them)")
+            raise ApiKeyError(f"{name} {why} (`drgate api-key list` shows them)", missing=row is None)
     found = [k for k in list_keys(store) if k.name == name]
     return found[0]
 

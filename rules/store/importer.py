@@ -2,17 +2,20 @@
 
 The whole input is validated first and every bad line named (file, line, field, why).  When any
 line is bad nothing is written, unless ``skip_invalid``: then the good lines go in and the bad
-ones are reported.  Re-importing an object (same ``id`` or natural key) replaces it.
+ones are reported.  Re-importing an object (same ``id`` or natural key) replaces it, and the
+version it replaces is kept (``rules.store.history``: who, when, why); the same fields again add
+nothing.  ``import_records`` takes the admin API's records through the same validation: the
+Nth record is "line N".
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import (
@@ -24,6 +27,7 @@ from rules.engine import terminations
 from rules.errors import ImportFileError, LineProblem
 from rules.model import ExplicitSanction, PhysicianFacts, Violation, day, iso
 from rules.profiles import Profile
+from rules.store.history import Version, key_of, record_versions, stored_rows
 from rules.store.rows import (
     ROW,
     TABLES,
@@ -38,12 +42,13 @@ from rules.store.rows import (
 from rules.store.scans import KEYS, Store
 from rules.store.workflow_import import AppealRow, check_appeals, check_notices
 
-__all__ = ["ImportReport", "import_files", "parse_lines"]
+__all__ = ["REQUEST", "ImportReport", "import_files", "import_records", "parse_lines"]
 
 log = logging.getLogger(__name__)
 
 _ROW = ROW
-
+#: The "file" of the admin API's records, in their problems and their history.
+REQUEST = "request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +142,57 @@ def import_files(store: Store, profile: Profile, paths: Iterable[Path], *, skip_
                     (report.problems.append(item) if isinstance(item, LineProblem) else parsed.append(item))
         except OSError as exc:
             report.problems.append(LineProblem(str(path), 0, "(file)", exc.strerror or str(exc)))
+    return _import(store, profile, parsed, report, skip_invalid=skip_invalid, calendar=calendar)
+
+
+def import_records(store: Store, profile: Profile, records: Sequence[Mapping[str, Any]], *, actor: str,
+                   reason: str | None = None, expect: Literal["new", "stored"] | None = None,
+                   calendar: WorkingCalendar | None = None) -> ImportReport:
+    """One record or a batch (the admin API's), validated as import lines are, written all or nothing
+    by ``actor`` (``key:<name>``) for ``reason``.  ``expect``: every record must be new (a create) or
+    stored already (a correction).  ``ImportFileError`` names each bad record as line N (from 1)."""
+    report = ImportReport()
+    parsed: list[ParsedLine] = []
+    for item in parse_lines(REQUEST, (orjson.dumps(r) for r in records), profile):
+        (report.problems.append(item) if isinstance(item, LineProblem) else parsed.append(item))
+    return _import(store, profile, parsed, report, calendar=calendar, actor=actor, reason=reason, expect=expect)
+
+
+def _import(store: Store, profile: Profile, parsed: list[ParsedLine], report: ImportReport, *,
+            skip_invalid: bool = False, calendar: WorkingCalendar | None = None, actor: str | None = None,
+            reason: str | None = None, expect: Literal["new", "stored"] | None = None) -> ImportReport:
     with store.engine.begin() as conn:
         parsed = check_appeals(store, conn, profile, calendar or china_calendar(), parsed, report.problems)
         parsed = _check_references(store, conn, parsed, report)
         parsed = check_notices(store, conn, parsed, report.problems)
         parsed = _check_bans(store, conn, profile, parsed, report)
+        if expect is not None:
+            parsed = _check_expected(conn, parsed, report, expect)
         if report.problems and not skip_invalid:
             raise ImportFileError(report.problems)
-        _write(store, conn, parsed, report)
+        _write(store, conn, parsed, report, actor, reason)
     log.info("import wrote %d rows, refused %d lines", report.total, len(report.problems))
     return report
+
+
+def _check_expected(conn: Any, parsed: list[ParsedLine], report: ImportReport,
+                    expect: Literal["new", "stored"]) -> list[ParsedLine]:
+    """Drop (and report) records that are stored when they should be new, or new when they should be stored."""
+    good: list[ParsedLine] = []
+    for kind in {p.row.kind for p in parsed}:
+        lines = [p for p in parsed if p.row.kind == kind]
+        stored = stored_rows(conn, kind, (key_of(kind, p.row.model_dump(exclude={"kind"})) for p in lines))
+        for p in lines:
+            values = p.row.model_dump(exclude={"kind"})
+            there = key_of(kind, values) in stored
+            if there == (expect == "stored"):
+                good.append(p)
+                continue
+            fields = ", ".join(KEYS[TABLES[kind]])
+            why = ("is recorded already; correct it with PUT /admin/v1/records" if there
+                   else "is not recorded; create it with POST /admin/v1/records")
+            report.problems.append(LineProblem(p.file, p.line, fields, f"this {kind} {why}"))
+    return sorted(good, key=lambda p: p.line)
 
 
 def _counted(lines: Iterable[bytes], read: list[int], progress: Callable[[int], None]) -> Iterator[bytes]:
@@ -247,8 +293,10 @@ def _check_bans(
     return [p for p in parsed if id(p) not in refused]
 
 
-def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportReport) -> None:
+def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportReport, actor: str | None,
+           reason: str | None) -> None:
     by_table: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {t: {} for t in TABLES.values()}
+    versions: dict[tuple[str, tuple[Any, ...]], Version] = {}
     touched_phys: set[str] = set()
     touched_inst: set[str] = set()
     revoked_targets: set[str] = set()
@@ -257,6 +305,8 @@ def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportRepo
         values = p.row.model_dump(exclude={"kind"})
         key = tuple(values[k] for k in KEYS[table])
         by_table[table][key] = values  # a later line with the same key replaces an earlier one
+        why = values["reason"] if p.row.kind == "revocation" else reason
+        versions[(p.row.kind, key)] = Version(p.row.kind, values, actor or f"import:{p.file}:{p.line}", why)
         report.imported[p.row.kind] += 1
         if "physician_code" in values:
             touched_phys.add(values["physician_code"])
@@ -266,6 +316,7 @@ def _write(store: Store, conn: Any, parsed: list[ParsedLine], report: ImportRepo
             touched_inst.add(values.get("institution_code") or values["code"])
         if table == "revocations":
             revoked_targets.add(values["target_id"])
+    record_versions(conn, list(versions.values()))  # before the rows they replace are written
     for table, rows in by_table.items():
         store.upsert(conn, table, list(rows.values()))
     if revoked_targets:
