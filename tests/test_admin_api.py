@@ -194,3 +194,10 @@ def test_a_record_stored_before_history_keeps_its_first_version(store: Store, pr
     import_files(store, profile, [write_jsonl([{**SUSPEND, "end": "2026-05-01"}])])
     ops = [(h["op"], h["record"]["end"], h["actor"]) for h in physician_history(store, PHYSICIAN)]
     assert ops[0] == ("before", "2026-06-01", "(before history)") and ops[1][:2] == ("correct", "2026-05-01")
+
+
+def test_a_list_filter_the_kind_lacks_is_refused(client: TestClient) -> None:
+    helpdesk = as_(client, "helpdesk")
+    assert client.get(f"/admin/v1/records/revocation?physician={PHYSICIAN}", headers=helpdesk).status_code == 422
+    own = client.get(f"/admin/v1/records/physician?physician={PHYSICIAN}", headers=helpdesk).json()
+    assert [r["code"] for r in own["records"]] == [PHYSICIAN]

@@ -85,7 +85,8 @@ def correct_records(request: Request, body: RecordsIn) -> Response:
 
 @router.get("/records/{kind}", summary="The current records of a kind (paged)",
             description="`physician` and `institution` filter the kinds that carry `physician_code` or "
-            "`institution_code` (a physician's or an institution's own record by its `code`).")
+            "`institution_code` (a physician's or an institution's own record by its `code`); on another "
+            "kind they answer 422.", responses={422: {"description": "A malformed filter, or one the kind lacks"}})
 def list_records(
     request: Request,
     kind: Annotated[str, Path(pattern=_KIND, description="a record kind of the import contract")],
@@ -98,11 +99,14 @@ def list_records(
     query = sa.select(table)
     for code, column, own in ((physician, "physician_code", "physician"), (institution, "institution_code",
                                                                            "institution")):
-        if code is not None:
-            if column in table.c:
-                query = query.where(table.c[column] == code)
-            elif kind == own:
-                query = query.where(table.c.code == code)
+        if code is None:
+            continue
+        if column in table.c:
+            query = query.where(table.c[column] == code)
+        elif kind == own:
+            query = query.where(table.c.code == code)
+        else:
+            return _json({"detail": f"a {kind} carries no {column}: list it without {own}="}, 422)
     query = query.order_by(*(table.c[k] for k in KEYS[table.name])).limit(limit + 1).offset(offset)
     with _bench(request).store.engine.connect() as conn:
         rows = [{"kind": kind, **{str(k): v for k, v in r._mapping.items()}} for r in conn.execute(query)]
