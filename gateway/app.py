@@ -135,6 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.backlog.check()
         return Response(state.metrics.render(state.cache), media_type=CONTENT_TYPE_LATEST)
 
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+        """405 with every method the path serves in ``Allow``: Starlette names only the first route
+        matching the path, and ``/admin/v1/records`` and ``/admin/v1/keys`` have one route a method."""
+        methods = sorted(_methods_of(request.app.router.routes, request.url.path))
+        return Response(orjson.dumps({"detail": "Method Not Allowed"}), status_code=405,
+                        media_type="application/json", headers={"allow": ", ".join(methods)})
+
     @app.exception_handler(RequestValidationError)
     async def _unprocessable(request: Request, exc: RequestValidationError) -> Response:
         state: GatewayState | None = getattr(request.app.state, "gateway", None)
@@ -151,3 +159,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
+
+def _methods_of(routes: list[Any], path: str) -> set[str]:
+    """Every method a route serving ``path`` takes, into included routers (FastAPI keeps them whole)."""
+    found: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= _methods_of(included.routes, path)
+        elif getattr(route, "methods", None) and route.path_regex.match(path):
+            found |= set(route.methods)
+    return found

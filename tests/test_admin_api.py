@@ -201,3 +201,10 @@ def test_a_list_filter_the_kind_lacks_is_refused(client: TestClient) -> None:
     assert client.get(f"/admin/v1/records/revocation?physician={PHYSICIAN}", headers=helpdesk).status_code == 422
     own = client.get(f"/admin/v1/records/physician?physician={PHYSICIAN}", headers=helpdesk).json()
     assert [r["code"] for r in own["records"]] == [PHYSICIAN]
+
+
+def test_a_method_the_path_does_not_serve_names_every_one_it_does(client: TestClient) -> None:
+    reply = client.request("OPTIONS", "/admin/v1/records", headers=as_(client, "officer"))
+    assert reply.status_code == 405 and reply.headers["allow"] == "POST, PUT"
+    reply = client.request("DELETE", "/admin/v1/keys", headers=as_(client, "admin"))
+    assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"
