@@ -25,7 +25,7 @@ import redis
 import sqlalchemy as sa
 
 from cache.keys import Keys
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.archiver import Archiver
 from gateway.decisionlog.entries import decision_entry
 from rules.store.archive.writes import Archive
@@ -43,10 +43,10 @@ def _entry(i: int, lines: int) -> bytes:
     for k in range(lines):
         code = f"D330802{(i * 31 + k) % 300_000:06d}"
         if (i + k) % 33 == 0:
-            rows.append(LineResult(f"{i}-{k}", code, "reject", "suspended", "衢州 第二十一条、第二十二条", None, [],
+            rows.append(DecidedLine(f"{i}-{k}", code, "reject", "suspended", "衢州 第二十一条、第二十二条", None, [],
                                    None))
         else:
-            rows.append(LineResult(f"{i}-{k}", code, "pass", "ok", None, None, [], None))
+            rows.append(DecidedLine(f"{i}-{k}", code, "pass", "ok", None, None, [], None))
     decision = "partial" if any(r.decision == "reject" for r in rows) else "pass"
     # The gateway's ids: 64 random bits a worker process, then its counter (gateway.check.core.decision_id);
     # four workers' claims interleaved.

@@ -29,7 +29,8 @@ from gateway.api.docs_ui import serve_docs
 from gateway.api.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.api.openapi import build_openapi
 from gateway.api.v1 import router
-from gateway.check.core import Policy
+from gateway.check.policy import Policy
+from gateway.check.service import CheckService
 from gateway.connections import async_redis, close_async_redis, open_store
 from gateway.decisionlog.backlog import ArchiveBacklog
 from gateway.decisionlog.retention import Retention
@@ -83,8 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.nhsa = front
         store = open_store(settings)  # no connection until the first lookup
         app.state.admin = Workbench(settings, profile, calendar, store)  # /admin/v1/
-        app.state.gateway = GatewayState(settings, profile, Policy.from_settings(settings, profile), client, cache,
-                                         reader, metrics, decisions,
+        checks = CheckService(Policy.from_settings(settings, profile), metrics, decisions)
+        app.state.gateway = GatewayState(settings, profile, checks, client, cache, reader, metrics, decisions,
                                          store if settings.status_store else None,  # the help desk's reasons only
                                          calendar, ArchiveReader(store.engine),  # /v1/decisions
                                          backlog=metrics.backlog)

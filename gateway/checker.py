@@ -2,6 +2,10 @@
 
     checker = Checker.connect(Settings())          # or Checker(reader, policy)
     result = checker.check({"claim_id": "C-1", "institution_code": "H33080200001", ...})
+
+It translates the caller's claim (a dict of the HTTP body's shape, validated as ``/v1`` validates
+it, or a ``CheckRequest``) into the core's ``Claim`` and hands it to the one check
+(``gateway.check.service``), with the blocking reader and the thread-fed decision log.
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from gateway.api.schemas import CLAIM, CheckRequest, ClaimIn
-from gateway.check.core import ClaimResult, Policy, decide_claim
+from gateway.api.schemas import CLAIM, CheckRequest
+from gateway.check.claim import Claim
+from gateway.check.core import ClaimResult
+from gateway.check.policy import Policy
+from gateway.check.service import CheckService
 from gateway.connections import close_redis
 from gateway.settings import Settings
 
@@ -22,9 +29,18 @@ class Checker:
 
     def __init__(self, reader: Any, policy: Policy, *, owns_client: bool = False, decisions: Any = None) -> None:
         self.reader = reader  # cache.blocking_reader.SnapshotReader
-        self.policy = policy
-        self.decisions = decisions  # gateway.decisionlog.thread_writer.BlockingDecisionLog, started; None: no log
+        # decisions: gateway.decisionlog.thread_writer.BlockingDecisionLog, started; None: no log
+        self.checks = CheckService(policy, decisions=decisions)
         self._owns_client = owns_client  # close the reader's Redis client on close()
+
+    @property
+    def policy(self) -> Policy:
+        return self.checks.policy
+
+    @property
+    def decisions(self) -> Any:
+        """The decision log written to, or None."""
+        return self.checks.decisions
 
     @classmethod
     def connect(cls, settings: Settings) -> Checker:
@@ -72,11 +88,14 @@ class Checker:
         return snapshot.profile, self.policy.profile
 
     def check(self, claim: CheckRequest | Mapping[str, Any]) -> ClaimResult:
-        """Decide a claim (a ``CheckRequest`` or a dict of the HTTP body's shape)."""
-        parsed = cast(ClaimIn, claim.model_dump()) if isinstance(claim, CheckRequest) else CLAIM.validate_python(claim)
-        records = self.reader.get_many([line["physician_code"] for line in parsed["lines"]])
-        cache = self.reader.cache
-        result = decide_claim(parsed, records, cache.snapshot, self.policy, redis_ok=cache.redis_ok)
-        if self.decisions is not None:
-            self.decisions.append(result)  # serialised here, written by the log's thread
-        return result
+        """Decide a claim (a ``CheckRequest`` or a dict of the HTTP body's shape); ``ValueError``
+        (pydantic's, naming the field) when the dict is malformed."""
+        return self.checks.check_blocking(self.reader, claim_of(claim), "inprocess")
+
+
+def claim_of(claim: CheckRequest | Mapping[str, Any]) -> Claim:
+    """The core's claim: a dict validated as ``/v1`` validates a body; a ``CheckRequest``'s fields,
+    the optional ones left out when unset (as absent keys of a body are)."""
+    if isinstance(claim, CheckRequest):
+        return cast(Claim, claim.model_dump(exclude_none=True))
+    return CLAIM.validate_python(claim)

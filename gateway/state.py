@@ -1,4 +1,5 @@
-"""What one gateway worker holds: settings, profile, policy, Redis, the snapshot reader, metrics, decision log."""
+"""What one gateway worker holds: settings, profile, the check (its policy), Redis, the snapshot reader,
+metrics, decision log."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import redis.asyncio as aioredis
 from cache.async_reader import AsyncSnapshotReader
 from cache.eviction import EvictionWatch
 from cache.snapshot_cache import SnapshotCache
-from gateway.check.core import ClaimResult, Policy
-from gateway.observe.logs import DECISION_ID
+from gateway.check.policy import Policy
+from gateway.check.service import CheckService
 from gateway.observe.metrics import Metrics
 from gateway.settings import Settings
 from rules.calendar import WorkingCalendar
@@ -30,7 +31,7 @@ __all__ = ["GatewayState"]
 class GatewayState:
     settings: Settings
     profile: Profile
-    policy: Policy
+    checks: CheckService  # read → decide → observe, for /v1 and the national platform's transactions
     redis: aioredis.Redis
     cache: SnapshotCache
     reader: AsyncSnapshotReader
@@ -42,10 +43,7 @@ class GatewayState:
     eviction: EvictionWatch = field(default_factory=EvictionWatch)  # the snapshot Redis's maxmemory-policy
     backlog: ArchiveBacklog | None = None  # the archiver's progress through the decision log
 
-    def observe(self, result: ClaimResult, seconds: float, front: str = "v1", caller: str | None = None,
-                mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
-        """Count the answer and log it; ``sent``: the codes as sent, when they were resolved to others."""
-        DECISION_ID.set(result.decision_id)  # for the request's log lines (gateway.observe.logs)
-        self.metrics.observe(result, seconds, self.cache)
-        if self.decisions is not None:
-            self.decisions.append(result, front, caller, mdtrt, sent)  # written to the stream by a background task
+    @property
+    def policy(self) -> Policy:
+        """The policy the checks apply (the help desk explains a line under it too)."""
+        return self.checks.policy

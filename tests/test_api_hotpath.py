@@ -100,11 +100,11 @@ def test_a_client_gone_mid_body_gets_no_answer_and_breaks_nothing(api: TestClien
 
 def test_an_unexpected_error_answers_500_and_is_logged(api: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     state = api.app.state.gateway  # type: ignore[attr-defined]
-    policy, state.policy = state.policy, None  # a bug's stand-in: deciding fails
+    policy, state.checks.policy = state.checks.policy, None  # a bug's stand-in: deciding fails
     try:
         answer = api.post(CHECK_PATH, json=claim(*DEMO))
     finally:
-        state.policy = policy
+        state.checks.policy = policy
     assert answer.status_code == 500
     assert "internal error" in answer.json()["detail"]
     assert "claim check failed" in caplog.text

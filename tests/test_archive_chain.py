@@ -13,7 +13,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.entries import decision_entry, feedback_entry, parse_entry, received_day
 from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback, digest
 from rules.store.archive.reads import ArchiveReader
@@ -27,7 +27,7 @@ DAY = 86_400
 def entries(n: int, at: float, lines: int = 3) -> list[ArchivedDecision]:
     out = []
     for i in range(n):
-        rows = [LineResult(f"{i}-{k}", f"D{k:04d}", "reject" if k == 1 else "pass", "suspended" if k == 1 else "ok",
+        rows = [DecidedLine(f"{i}-{k}", f"D{k:04d}", "reject" if k == 1 else "pass", "suspended" if k == 1 else "ok",
                            "衢州 第二十一条" if k == 1 else None, None, [], None) for k in range(lines)]
         result = ClaimResult(f"C-{i}", "partial", f"id-{at:.0f}-{i:05d}", {"version": 3}, True, rows)
         parsed = parse_entry(decision_entry(at + i / 1000, result, "v1", None))
@@ -125,7 +125,7 @@ def test_cli_shows_verifies_and_names_the_altered_decision(store: Store, monkeyp
 
 
 def terminated(at: float) -> ArchivedDecision:
-    line = LineResult("1", "D0001", "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
+    line = DecidedLine("1", "D0001", "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
     result = ClaimResult("C-T", "reject", "id-terminated", {"version": 3}, True, [line])
     parsed = parse_entry(decision_entry(at, result, "v1", None))
     assert isinstance(parsed, ArchivedDecision)
@@ -152,7 +152,7 @@ def test_a_lines_ban_until_is_archived_shown_and_chained(store: Store, monkeypat
 def test_an_entry_of_layout_2_keeps_its_digest() -> None:
     """Lines without ban_until (layout 2, and rows archived before revision 0005) digest as they did."""
     entry = orjson.loads(decision_entry(time.time(), ClaimResult("C-2", "pass", "id-v2", {"version": 3}, True, [
-        LineResult("1", "D0001", "pass", "ok", None, None, [], None)]), "v1", None))
+        DecidedLine("1", "D0001", "pass", "ok", None, None, [], None)]), "v1", None))
     entry["v"], entry["lines"] = 2, [[x[0], x[1], *x[2:6], *x[7:]] for x in entry["lines"]]  # no ban_until
     parsed = parse_entry(orjson.dumps(entry))
     assert isinstance(parsed, ArchivedDecision)

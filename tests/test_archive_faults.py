@@ -20,7 +20,7 @@ import redis
 import sqlalchemy as sa
 
 from cache.keys import Keys
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.entries import decision_entry
 from rules.store.archive.reads import ArchiveReader
 from rules.store.scans import Store
@@ -43,7 +43,7 @@ def write(server: RedisServer, start: int, n: int) -> None:
     client = redis.Redis.from_url(server.url)
     pipe = client.pipeline(transaction=False)
     for i in range(start, start + n):
-        lines = [LineResult(f"{i}-{k}", f"D{k:05d}", "pass", "ok", None, None, [], None) for k in range(1 + i % 3)]
+        lines = [DecidedLine(f"{i}-{k}", f"D{k:05d}", "pass", "ok", None, None, [], None) for k in range(1 + i % 3)]
         result = ClaimResult(f"C-{i}", "pass", f"d-{i:08d}", {"version": 1, "published_at": None}, True, lines)
         pipe.xadd(STREAM, {"d": decision_entry(time.time(), result, "v1", None)})
     pipe.execute()

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 
 from cache.keys import Keys
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.archiver import GROUP, Archiver
 from gateway.decisionlog.backlog import ArchiveBacklog
 from gateway.decisionlog.retention import Retention
@@ -29,7 +29,7 @@ from rules.store.schema import decisions
 
 
 def result(i: int, lines: int = 1) -> ClaimResult:
-    rows = [LineResult(f"{i}-{k}", f"D{k:05d}", "pass", "ok", None, None, [], None) for k in range(lines)]
+    rows = [DecidedLine(f"{i}-{k}", f"D{k:05d}", "pass", "ok", None, None, [], None) for k in range(lines)]
     return ClaimResult(f"C-{i}", "pass", f"trim-{i:08d}", {"version": 1, "published_at": None}, True, rows)
 
 

@@ -318,11 +318,11 @@ def test_quzhou_article_22_extended_suspension_ends_in_termination(gate: Gate, r
 def test_nhsa_text_of_a_ban_does_not_promise_restored_settlement() -> None:
     from decimal import Decimal
 
-    from gateway.check.core import LineResult
+    from gateway.check.core import DecidedLine
     from gateway.formats.nhsa.lines import Decided, Line
     from gateway.formats.nhsa.results import Dictionary, judgements
 
-    result = LineResult("1", PHYSICIAN, "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
+    result = DecidedLine("1", PHYSICIAN, "reject", "terminated", "衢州 第二十一条", None, [], None, "2029-03-02")
     line = Line("V-1", "1", PHYSICIAN, "2027-06-01", SITE_A, "", Decimal("25.60"), None, False, False)
     (judged,) = judgements([Decided(line, result, "d-1", PHYSICIAN)], [], Dictionary())
     assert judged["rule_id"] == "DRGATE-04"

@@ -12,6 +12,7 @@ from cache.snapshot_cache import Snapshot
 from gateway.api.schemas import CheckRequest, parse_claim
 from gateway.check.core import Policy, decide_claim
 from gateway.check.decision import decide_line
+from gateway.checker import claim_of
 from gateway.settings import Settings
 from rules.model import Agreement, Credit, InstitutionRecord, PhysicianRecord, Sanction
 from rules.profiles import Profile
@@ -62,7 +63,7 @@ def test_the_dict_claim_and_the_model_claim_get_the_same_answer(profile: Profile
                "D3": PhysicianRecord("D3", agreement), "D4": None,
                "D5": PhysicianRecord("D5", agreement, credits=(Credit("C", 737000),))}
     fast = decide_claim(parse_claim(body), records, _snapshot(), policy)
-    slow = decide_claim(CheckRequest.model_validate_json(body), records, _snapshot(), policy)
+    slow = decide_claim(claim_of(CheckRequest.model_validate_json(body)), records, _snapshot(), policy)
     fast.decision_id = slow.decision_id = "-"
     assert orjson.dumps(fast) == orjson.dumps(slow)
     assert [(x.reason, x.flags) for x in fast.lines] == [

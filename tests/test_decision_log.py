@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.retention import Retention
 from gateway.decisionlog.thread_writer import BlockingDecisionLog
 from gateway.decisionlog.writer import DecisionLog
@@ -78,7 +78,7 @@ def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis,
 
 def result(i: int) -> ClaimResult:
     return ClaimResult(f"C-{i}", "pass", f"id-{i}", {"version": 1, "published_at": None}, True,
-                       [LineResult("1", physician_code(i), "pass", "ok", None, None, [], None)])
+                       [DecidedLine("1", physician_code(i), "pass", "ok", None, None, [], None)])
 
 
 def test_entries_wait_through_a_redis_outage_and_are_all_written(tmp_path: Path) -> None:

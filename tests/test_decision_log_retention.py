@@ -21,7 +21,7 @@ from cache.eviction import eviction_warning
 from cache.keys import Keys
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.check.core import ClaimResult, LineResult
+from gateway.check.core import ClaimResult, DecidedLine
 from gateway.cli.main import EXIT_OK, main
 from gateway.decisionlog.retention import Retention
 from gateway.decisionlog.writer import DecisionLog
@@ -137,7 +137,7 @@ def test_a_decision_log_in_its_own_redis_leaves_the_snapshot_redis_untouched(sto
 
 
 def result(i: int, size: int = 1) -> ClaimResult:
-    lines = [LineResult(f"{i}-{k}", physician_code(k), "pass", "ok", None, None, [], None) for k in range(size)]
+    lines = [DecidedLine(f"{i}-{k}", physician_code(k), "pass", "ok", None, None, [], None) for k in range(size)]
     return ClaimResult(f"C-{i}", "pass", f"id-{i}", {"version": 1, "published_at": None}, True, lines)
 
 

@@ -19,7 +19,7 @@ from cache.keys import Keys
 from cache.snapshot_cache import SnapshotCache
 from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.check.core import LineResult, Policy
+from gateway.check.core import DecidedLine, Policy
 from gateway.checker import Checker
 from gateway.settings import Settings
 from rules.profiles import Profile, load_profile
@@ -66,7 +66,7 @@ class Gate:
                 self.syncer.full(allow_shrink=allow_shrink)
         self.reader.refresh(None)  # the poll every gateway runs besides the invalidation messages
 
-    def line(self, on: str, site: str = SITE_A, code: str = PHYSICIAN, *, emergency: bool = False) -> LineResult:
+    def line(self, on: str, site: str = SITE_A, code: str = PHYSICIAN, *, emergency: bool = False) -> DecidedLine:
         result = self.checker.check({"claim_id": "C-1", "institution_code": site, "service_date": on,
                                      "emergency": emergency,
                                      "lines": [{"line_id": "1", "physician_code": code}]})
@@ -79,7 +79,7 @@ def fix_gate(store: Store, syncer: Syncer, redis: redis.Redis, keys: Keys, profi
     return Gate(store, syncer, redis, keys, profile, write_jsonl, settings)
 
 
-def outcome(line: LineResult) -> tuple[str, str, str | None]:
+def outcome(line: DecidedLine) -> tuple[str, str, str | None]:
     return line.decision, line.reason, line.until
 
 

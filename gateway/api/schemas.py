@@ -12,12 +12,12 @@ shape (OpenAPI) and what a Python caller may pass to ``Checker.check``.
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal, NotRequired
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from gateway.check.claim import service_day
 from gateway.check.reasons import REASONS, codes
 
 __all__ = [
@@ -40,15 +40,6 @@ _DAY = (r"(?:(?:19|20)\d{2}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9
         r"|(?:0[13578]|1[02])-31)|(?:(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000)-02-29)")
 DAY = rf"^{_DAY}$"
 _DATE_OR_TIME = rf"^{_DAY}(?: (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)?$"
-
-
-@lru_cache(maxsize=4096)
-def service_day(value: str) -> int:
-    """Day ordinal of ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS`` (the platform's ``fee_ocur_time``)."""
-    try:
-        return date.fromisoformat(value[:10]).toordinal()
-    except ValueError:
-        raise ValueError(f"{value!r} is not a calendar date") from None
 
 
 def _check_time(value: str) -> str:

@@ -21,7 +21,6 @@ from cache.snapshot_cache import UNREAD
 from gateway.api.auth import CALLER
 from gateway.api.bodies import read_body
 from gateway.api.schemas import CODE, DAY, CheckResponse, PhysicianStatus, parse_claim
-from gateway.check.core import decide_claim
 from gateway.check.status import CHINA, explain, store_reasons
 from gateway.errors import BodyRefused
 from gateway.state import GatewayState
@@ -79,16 +78,14 @@ def refusal(exc: BodyRefused) -> Response:
 
 async def answer_check(state: GatewayState, body: bytes | bytearray, started: float,
                        caller: str | None = None) -> tuple[int, bytes]:
-    """Status and JSON body of a claim check: 422 naming the field, or 200."""
+    """Status and JSON body of a claim check: 422 naming the field, or 200 with the core's answer
+    (``gateway.check.service``): the body validated is already the core's claim."""
     try:
         claim = parse_claim(body)
     except ValidationError as exc:
         state.metrics.refuse("v1", "invalid")
         return 422, orjson.dumps({"detail": validation_detail(exc)})
-    records, absent = await state.reader.records_for([line["physician_code"] for line in claim["lines"]])
-    cache = state.cache  # no await from here to the decision: records are the snapshot as of now
-    result = decide_claim(claim, records, cache.snapshot, state.policy, redis_ok=cache.redis_ok, absent=absent)
-    state.observe(result, time.perf_counter() - started, "v1", caller)
+    result = await state.checks.check(state.reader, claim, started, "v1", caller)
     return 200, orjson.dumps(result)
 
 

@@ -1,6 +1,7 @@
 """A claim's decision, shared by every front: the HTTP API, the national platform's, the in-process one.
 
 ``decide_claim`` is pure: the claim, the records read, the snapshot, the policy → the answer.
+``gateway.check.service`` reads the records before it and observes the answer after it.
 """
 
 from __future__ import annotations
@@ -8,45 +9,27 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from cache.snapshot_cache import UNREAD, Snapshot
-from gateway.api.schemas import CheckRequest, ClaimIn, LineIn, service_day
+from gateway.check.claim import Claim, ClaimLine, service_day
 from gateway.check.decision import PASS, REJECT
-from gateway.check.reasons import articles
+from gateway.check.policy import Policy
 from gateway.check.verdicts import Verdict, table_for, verdict
-from gateway.settings import Settings
-from rules.profiles import Profile
 
-__all__ = ["Audit", "ClaimResult", "LineResult", "Policy", "decide_claim"]
+__all__ = ["Audit", "ClaimResult", "DecidedLine", "Policy", "decide_claim"]
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    basis: Mapping[str, str]
-    enforce: bool
-    fail_open: bool
-    emergency_med_types: frozenset[str]
-    stale_after: float
-    #: The configured city profile (the decision log names it): a snapshot computed for another
-    #: gets `unverified` lines, never another city's articles.  Empty: any (tests of the decision alone).
-    profile: str = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, profile: Profile) -> Policy:
-        return cls(articles(profile.reasons), settings.enforce, settings.fail_open,
-                   frozenset(settings.emergency_med_types) | frozenset(settings.rescue_med_types), settings.stale_after,
-                   profile.name)
-
-
-# LineResult and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
+# DecidedLine and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
 # dataclass from its __dict__ in C, ~5x faster than a slots one (measured: 7 µs against 21-39 µs
 # for a 20-line answer); building one costs ~0.07 µs more.
 @dataclass
-class LineResult:
+class DecidedLine:
+    """A line as the core decided it, policy applied: the fields of ``/v1``'s answer line
+    (``gateway.api.schemas.LineResult`` documents them), which every front translates."""
+
     line_id: str
     physician_code: str
     decision: str
@@ -60,12 +43,14 @@ class LineResult:
 
 @dataclass
 class ClaimResult:
+    """A claim's answer: its lines in the claim's order, and what the decision log records beside it."""
+
     claim_id: str
     decision: str
     decision_id: str
     snapshot: dict[str, Any]
     enforced: bool
-    lines: list[LineResult]
+    lines: list[DecidedLine]
     #: What the decision log records beside the answer (orjson skips a field named with ``_``).
     _audit: Audit | None = field(default=None, repr=False, compare=False)
 
@@ -82,7 +67,7 @@ class Audit:
 
 
 def decide_claim(
-    claim: ClaimIn | CheckRequest,
+    claim: Claim,
     records: Mapping[str, Any],
     snapshot: Snapshot | None,
     policy: Policy,
@@ -93,24 +78,17 @@ def decide_claim(
 ) -> ClaimResult:
     """Decide every line; ``records`` maps each physician code to its record, None (not in the
     registry) or UNREAD; a code it lacks is ``absent`` (None when ``records`` is the whole snapshot)."""
-    if isinstance(claim, CheckRequest):
-        claim = cast(ClaimIn, claim.model_dump())
     institution_code = claim["institution_code"]
     institution = snapshot.institutions.get(institution_code) if snapshot is not None else None
-    if snapshot is not None and snapshot.profile and policy.profile and snapshot.profile != policy.profile:
+    if policy.foreign(snapshot):
         records, absent = _NOTHING, UNREAD  # another city's snapshot: nothing in it is verified here
-    # Stale: Redis unreachable, or no successful sync for stale_after seconds (changes or not).
-    stale = snapshot is None or not redis_ok or (
-        (time.time() if now is None else now) - snapshot.verified_ts > policy.stale_after
-    )
+    stale = policy.stale(snapshot, redis_ok, now)
     claim_day = service_day(claim["service_date"])
-    emergency_types = policy.emergency_med_types
-    claim_exempt = bool(claim.get("emergency", False) or claim.get("rescue", False)
-                        or claim.get("med_type") in emergency_types)
+    claim_exempt = policy.claim_exempt(claim)
     # A line's answer but for its line_id is memoised (gateway.check.verdicts): most lines repeat.
     table = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale)
     get, remembered = records.get, table.get
-    lines: list[LineResult] = []
+    lines: list[DecidedLine] = []
     append = lines.append
     verdicts: list[Verdict] = []
     keep = verdicts.append
@@ -133,7 +111,7 @@ def decide_claim(
         _, decision, reason, basis, until, flags, would_reject, ok, ban_until, _, _ = found
         keep(found)
         passed += ok
-        append(LineResult(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
+        append(DecidedLine(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
     rejected = len(lines) - passed
     overall = "partial" if passed and rejected else (PASS if passed else REJECT)
     return ClaimResult(
@@ -148,16 +126,12 @@ def decide_claim(
     )
 
 
-def _own_terms(line: LineIn, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
+def _own_terms(line: ClaimLine, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
                institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Verdict, int]:
-    """A line with its own date, flag or med_type: a line's flag overrides the claim's, and its
-    med_type in the emergency codes exempts it (衢州 第十五条)."""
+    """A line with its own date, flag or med_type (``gateway.check.policy``: its exemption)."""
     line_date = line.get("service_date")
     on = claim_day if line_date is None else service_day(line_date)
-    line_flag = line.get("emergency")
-    exempt = bool(claim_exempt if line_flag is None else line_flag)
-    if line.get("med_type") in policy.emergency_med_types:
-        exempt = True
+    exempt = policy.line_exempt(line, claim_exempt)
     table = table_for(snapshot, policy, institution_code, on, exempt, stale)
     found = table.get(code)
     if found is None or found[0] is not record:

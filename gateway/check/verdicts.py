@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from cache.snapshot_cache import UNREAD
-from gateway.check.decision import PASS, REJECT, STALE, WATCH, LineDecision, decide_line, decide_unverified
+from gateway.check.decision import PASS, WATCH, LineDecision, decide_line
 from gateway.check.grounds import Ground, grounds
+from gateway.check.policy import Policy
 from gateway.check.reasons import EMERGENCY_EXEMPT, OK
 from rules.model import iso
 
@@ -65,16 +66,13 @@ def table_for(snapshot: Any, policy: Any, institution_code: str, on: int, exempt
 
 
 def verdict(table: Table, code: str, record: Any, institution: Any, institution_code: str, on: int, exempt: bool,
-            stale: bool, policy: Any) -> Verdict:
+            stale: bool, policy: Policy) -> Verdict:
     """Decide the line of ``code`` from ``record`` and remember it in ``table``."""
     if record is UNREAD:
-        d: LineDecision = decide_unverified(policy.fail_open, exempt, policy.basis)
+        d: LineDecision = policy.unverified(exempt)
     else:
         d = decide_line(record, institution, institution_code, on, exempt, policy.basis)
-    decision, would_reject = d.decision, d.would_reject
-    if decision == REJECT and not policy.enforce:  # shadow mode: answer pass, tell what would be
-        decision, would_reject = PASS, d.reason
-    flags = (*d.flags, STALE) if stale else d.flags
+    decision, would_reject, flags = policy.answer(d, stale)  # shadow mode, staleness (gateway.check.policy)
     watch = WATCH in d.flags
     behind = d.would_reject if d.reason == EMERGENCY_EXEMPT else d.reason
     why = grounds(record, institution, on, behind or "", watch) if behind != OK or watch else ()

@@ -41,9 +41,11 @@ class BlockingDecisionLog(PendingEntries):
         self._thread: threading.Thread | None = None
         self._append = client.register_script(APPEND_SCRIPT)
 
-    def append(self, result: ClaimResult) -> None:
+    def append(self, result: ClaimResult, front: str = "inprocess", caller: str | None = None,
+               mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
         """Keep the decision's entry for the writer; never waits on Redis, never raises."""
-        entry = decision_entry(time.time(), result, "inprocess", None, fail_open=self.fail_open, profile=self.profile)
+        entry = decision_entry(time.time(), result, front, caller, mdtrt, sent, fail_open=self.fail_open,
+                               profile=self.profile)
         with self._lock:
             if len(self._pending) >= self.buffer:
                 self.dropped += 1

@@ -2,7 +2,7 @@
 
 An HIS already talks to the platform; this package lets it talk to drgate the same way, and lets
 drgate stand in front of the platform for the fee uploads.  Self-contained: it reads the wire
-format into ``lines.Line``, decides through the shared core (``gateway.check.core.decide_claim``),
+format into ``lines.Line``, decides through the one check (``gateway.check.service``),
 and writes the platform's answers back.  One concept a module:
 
     wire       lenient readers of the platform's JSON (numbers as strings, "" for absent, …)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.api.schemas import service_day
+from gateway.check.claim import service_day
 
 __all__ = ["Aliases", "resolve"]
 

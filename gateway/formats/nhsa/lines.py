@@ -1,9 +1,9 @@
 """One fee line or order, read from the platform's wire format, and its decision by the shared core.
 
 Every front (2204/2301 fee details, 3101/3102 orders) reads its lines into ``Line`` and the lines
-it cannot decide into ``Refusal``; ``decide`` groups the lines by institution, builds the core's
-claim dict (``gateway.api.schemas.ClaimIn``) for each group directly, calls
-``gateway.check.core.decide_claim`` and hands back each line beside its ``LineResult``.
+it cannot decide into ``Refusal``; ``decide`` groups the lines by institution, translates each
+group into the core's ``Claim`` (``gateway.check.claim``), has the one check decide it
+(``gateway.check.service``: read, decide, observe) and hands back each line beside its ``DecidedLine``.
 
 Lines are kept in the envelope's order, not merged by ``feedetl_sn``: the serial is unique
 within a visit only (two visits of one upload may both have ``1``), so the (``mdtrt_id``,
@@ -16,13 +16,12 @@ decided: rejecting a refund would keep the fund's money on the wrong side.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from gateway.check.core import ClaimResult, LineResult, decide_claim
-from gateway.formats.nhsa.aliases import resolve
+from gateway.check.claim import Claim, ClaimLine
+from gateway.check.core import DecidedLine
+from gateway.formats.nhsa.aliases import Aliases, resolve
 from gateway.state import GatewayState
 
 __all__ = ["Decided", "Line", "Refusal", "decide"]
@@ -57,7 +56,7 @@ class Refusal:
 @dataclass(frozen=True, slots=True)
 class Decided:
     line: Line
-    result: LineResult
+    result: DecidedLine
     decision_id: str
     resolved: str  # the 医保医师代码 decided on (differs from line.code when mapped)
 
@@ -71,36 +70,32 @@ async def decide(state: GatewayState, claim_id: str, lines: list[Line], started:
             groups.setdefault(line.institution, []).append(line)
     decided: list[Decided] = []
     for institution, group in groups.items():
-        result, resolved = await _decide_group(state, claim_id, institution, group)
-        state.observe(result, time.perf_counter() - started, front, caller,
-                      sorted({line.visit for line in group}), [line.code for line in group])
+        snapshot = state.cache.snapshot  # as of this group: an earlier group's read may have awaited
+        claim, resolved = _claim(claim_id, institution, group, snapshot.aliases if snapshot is not None else None)
+        result = await state.checks.check(state.reader, claim, started, front, caller,
+                                          sorted({line.visit for line in group}), [line.code for line in group])
         decided.extend(Decided(line, answer, result.decision_id, code)
                        for line, answer, code in zip(group, result.lines, resolved, strict=True))
     return decided
 
 
-async def _decide_group(state: GatewayState, claim_id: str, institution: str,
-                        group: list[Line]) -> tuple[ClaimResult, list[str]]:
-    snapshot = state.cache.snapshot
-    aliases = snapshot.aliases if snapshot is not None else None
+def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases | None) -> tuple[Claim, list[str]]:
+    """The core's claim of one institution's lines, and the 医保医师代码 each line is decided on.
+
+    The claim's date is its first line's; a line carries its own date, emergency flag or
+    医疗类别 only when it has one (``gateway.check.claim``)."""
     claim_day = group[0].day
-    claim_lines: list[Any] = []
+    lines: list[ClaimLine] = []
     resolved: list[str] = []
     for line in group:
         code = resolve(aliases, institution, line.code, line.day)
         resolved.append(code)
-        entry: dict[str, Any] = {"line_id": line.sn, "physician_code": code}
+        entry: ClaimLine = {"line_id": line.sn, "physician_code": code}
         if line.day != claim_day:
             entry["service_date"] = line.day
         if line.emergency:
             entry["emergency"] = True
         if line.med_type is not None:
             entry["med_type"] = line.med_type
-        claim_lines.append(entry)
-    claim = {"claim_id": claim_id, "institution_code": institution, "service_date": claim_day,
-             "lines": claim_lines}
-    records, absent = await state.reader.records_for(resolved)
-    cache = state.cache  # no await from here to the decision: the records are the snapshot as of now
-    result = decide_claim(claim, records, cache.snapshot, state.policy,  # type: ignore[arg-type]
-                          redis_ok=cache.redis_ok, absent=absent)
-    return result, resolved
+        lines.append(entry)
+    return {"claim_id": claim_id, "institution_code": institution, "service_date": claim_day, "lines": lines}, resolved

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.check.core import LineResult, decision_id
+from gateway.check.core import DecidedLine, decision_id
 from gateway.check.reasons import DOUBTFUL, INSTITUTION_SUSPENDED, REASONS, REJECT, SUSPENDED, UNVERIFIED
 from gateway.formats.nhsa.lines import Decided, Refusal
 from gateway.formats.nhsa.wire import cents
@@ -96,7 +96,7 @@ def _result(jr_id: str, rule_id: str, rule_name: str, content: str, patient: str
     }
 
 
-def _content(sent: str, resolved: str, rule_name: str, line: LineResult) -> str:
+def _content(sent: str, resolved: str, rule_name: str, line: DecidedLine) -> str:
     """``vola_cont``: what was found, its article, and when the line passes again.
 
     A ban's end is no day of restored settlement: the dissolved agreement (解除) does not come
