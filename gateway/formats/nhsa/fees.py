@@ -77,8 +77,7 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
         doctor = code(get("bilg_dr_codg"))
         day = day_of(get("fee_ocur_time"))
         med_type = text(get("med_type"), 6)
-        extension = get("exp_content")
-        emergency = bool(extension) and any(text(e.get("er_flag"), 3) == "1" for e in objects(extension))
+        emergency = _emergency(get("exp_content"))
     except Unreadable:
         return _refusal(detail, at, seen)
     if not sn or not visit or doctor is None or day is None or (visit, sn) in seen:
@@ -87,6 +86,15 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
     total = line_amount(sumamt, cnt, pric)
     line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, is_refund(total, cnt))
     return line, (sn, total, cnt, pric)
+
+
+def _emergency(extension: Any) -> bool:
+    """``exp_content.er_flag`` 1 (急诊) in the extension object or any of a list of them."""
+    if type(extension) is list and len(extension) == 1 and type(extension[0]) is dict:
+        flag = extension[0].get("er_flag")  # the common case: one object flagging "0" or "1"
+        if flag in ("0", "1"):
+            return bool(flag == "1")
+    return bool(extension) and any(text(e.get("er_flag"), 3) == "1" for e in objects(extension))
 
 
 def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Refusal:

