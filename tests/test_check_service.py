@@ -24,7 +24,13 @@ CODES = list(DEMO)  # every reason the demo data gives, one line each
 
 
 def _entries(redis: redis.Redis, keys: Keys) -> list[dict[str, Any]]:
-    return [orjson.loads(fields[b"d"]) for _, fields in redis.xrange(keys.decisions)]
+    """The log's decisions, each once: the log is at-least-once (an entry the gateway spooled while
+    stopping under load is written again by the next writer that starts, the Checker's here)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for _, fields in redis.xrange(keys.decisions):
+        entry = orjson.loads(fields[b"d"])
+        entries.setdefault(entry["id"], entry)
+    return list(entries.values())
 
 
 def _through_every_front(settings: Settings, redis: redis.Redis, keys: Keys) -> tuple[list[Any], list[Any]]:

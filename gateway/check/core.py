@@ -17,7 +17,7 @@ from cache.snapshot_cache import UNREAD, Snapshot
 from gateway.check.claim import Claim, ClaimLine, service_day
 from gateway.check.decision import PASS, REJECT
 from gateway.check.policy import Policy
-from gateway.check.verdicts import Verdict, table_for, verdict
+from gateway.check.verdicts import Table, Verdict, table_for, verdict
 
 __all__ = ["Audit", "ClaimResult", "DecidedLine", "Policy", "decide_claim"]
 
@@ -93,6 +93,7 @@ def decide_claim(
     verdicts: list[Verdict] = []
     keep = verdicts.append
     own_days: dict[int, int] | None = None
+    contexts: dict[tuple[Any, Any, Any], tuple[Table, int, bool]] = {}
     passed = 0
     for line in claim["lines"]:
         code = line["physician_code"]
@@ -102,11 +103,18 @@ def decide_claim(
             if found is None or found[0] is not record:
                 found = verdict(table, code, record, institution, institution_code, claim_day, claim_exempt, stale,
                                 policy)
-        else:
-            found, on = _own_terms(line, code, record, claim_day, claim_exempt, institution, institution_code,
-                                   snapshot, policy, stale)
+        else:  # its own terms: lines with the same terms share their table (a visit's orders, one 医疗类别)
             if own_days is None:
                 own_days = {}
+            terms = (line.get("service_date"), line.get("emergency"), line.get("med_type"))
+            context = contexts.get(terms)
+            if context is None:
+                context = contexts[terms] = _own_terms(line, claim_day, claim_exempt, institution_code, snapshot,
+                                                       policy, stale)
+            own, on, exempt = context
+            found = own.get(code)
+            if found is None or found[0] is not record:
+                found = verdict(own, code, record, institution, institution_code, on, exempt, stale, policy)
             own_days[len(lines)] = on
         _, decision, reason, basis, until, flags, would_reject, ok, ban_until, _, _ = found
         keep(found)
@@ -126,17 +134,14 @@ def decide_claim(
     )
 
 
-def _own_terms(line: ClaimLine, code: str, record: Any, claim_day: int, claim_exempt: bool, institution: Any,
-               institution_code: str, snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Verdict, int]:
-    """A line with its own date, flag or med_type (``gateway.check.policy``: its exemption)."""
+def _own_terms(line: ClaimLine, claim_day: int, claim_exempt: bool, institution_code: str,
+               snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Table, int, bool]:
+    """(table, day, exemption) of a line with its own date, flag or med_type (``gateway.check.policy``:
+    its exemption)."""
     line_date = line.get("service_date")
     on = claim_day if line_date is None else service_day(line_date)
     exempt = policy.line_exempt(line, claim_exempt)
-    table = table_for(snapshot, policy, institution_code, on, exempt, stale)
-    found = table.get(code)
-    if found is None or found[0] is not record:
-        found = verdict(table, code, record, institution, institution_code, on, exempt, stale, policy)
-    return found, on
+    return table_for(snapshot, policy, institution_code, on, exempt, stale), on, exempt
 
 
 _NOTHING: Mapping[str, Any] = {}
