@@ -75,12 +75,14 @@ class CheckService:
         records, absent = await reader.records_for(physician_codes(claim))
         cache = reader.cache  # no await from here to the decision: the records are the snapshot as of now
         result = decide_claim(claim, records, cache.snapshot, self.policy, redis_ok=cache.redis_ok, absent=absent)
+        DECISION_ID.set(result.decision_id)  # for the request's log lines: its task's context only
         self.observe(result, time.perf_counter() - started, cache, front, caller, mdtrt, sent)
         return result
 
     def check_blocking(self, reader: BlockingRecords, claim: Claim, front: str) -> ClaimResult:
         """The answer to ``claim`` in the caller's thread (the in-process front): the records read
-        are a copy taken under the reader's lock, a code not among them unread."""
+        are a copy taken under the reader's lock, a code not among them unread.  The caller's log
+        context is left alone (no decision id set in it)."""
         started = time.perf_counter()
         records = reader.get_many(physician_codes(claim))
         cache = reader.cache
@@ -91,7 +93,6 @@ class CheckService:
     def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache, front: str,
                 caller: str | None = None, mdtrt: list[str] | None = None, sent: list[str] | None = None) -> None:
         """Count the answer and log it; ``sent``: the codes as sent, when they were resolved to others."""
-        DECISION_ID.set(result.decision_id)  # for the request's log lines (gateway.observe.logs)
         if self.metrics is not None:
             self.metrics.observe(result, seconds, cache)
         if self.decisions is not None:
