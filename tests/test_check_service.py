@@ -63,7 +63,7 @@ def test_each_front_writes_one_decision_log_entry(fronts: tuple[list[Any], list[
 
 def test_each_front_gets_the_same_decision_on_every_line(fronts: tuple[list[Any], list[Any]]) -> None:
     _, entries = fronts
-    # line id, code, decision, reason, basis, until, flags, would_reject, grounds cited
+    # line id, code, decision, reason, basis, until, ban_until, flags, would_reject (entry layout 3)
     decided = [[row[:9] for row in e["lines"]] for e in entries]
     assert [[row[3] for row in lines] for lines in decided] == [list(DEMO.values())] * 4
     assert decided[1:] == [decided[0]] * 3
@@ -94,7 +94,7 @@ def test_shadow_mode_is_applied_alike_to_every_front(shadow: Settings, published
     assert upload["infcode"] == 0 and analysed["output"]["result"] == []
     for e in entries:
         assert {row[2] for row in e["lines"]} == {"pass"} and not e["enforced"]
-        assert [row[7] or row[3] for row in e["lines"]] == list(DEMO.values())  # would_reject names each reason
+        assert [row[8] or row[3] for row in e["lines"]] == list(DEMO.values())  # would_reject names each reason
 
 
 def test_the_service_decides_through_the_policy_it_holds(settings: Settings, published: None) -> None:
