@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import importlib
 import os
@@ -68,7 +69,8 @@ def request(app: Any, body: bytes, path: str = PATHS["v1"]) -> Any:
 async def drive(app: Any, bodies: list[bytes], count: int, profile: cProfile.Profile | None,
                 path: str = PATHS["v1"]) -> float:
     """Seconds for ``count`` claims, after a warm-up round of the bodies."""
-    async with app.router.lifespan_context(app):
+    router = getattr(app, "router", None)  # the raw floor is a bare ASGI callable: no lifespan to run
+    async with router.lifespan_context(app) if router is not None else contextlib.nullcontext():
         state = getattr(app.state, "gateway", None)
         while state is not None and not state.cache.complete:  # as the bench waits for a warm worker
             await asyncio.sleep(0.1)
@@ -89,7 +91,7 @@ async def drive(app: Any, bodies: list[bytes], count: int, profile: cProfile.Pro
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.asgi", description=__doc__.split("\n\n")[0])
-    p.add_argument("--app", choices=["floor", "drgate"], default="drgate")
+    p.add_argument("--app", choices=["raw", "floor", "drgate"], default="drgate")
     p.add_argument("--lines", type=int, default=20)
     p.add_argument("--path", choices=sorted(PATHS), default="v1",
                    help="v1: /v1/claims/check; 2204, 3101: the same claims as the national platform's transactions")

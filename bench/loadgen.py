@@ -23,7 +23,7 @@ local requests = {}
 local n = 0
 init = function(args)
   for body in io.lines(args[1]) do
-    requests[#requests + 1] = wrk.format("POST", "/v1/claims/check",
+    requests[#requests + 1] = wrk.format("POST", args[2],
       {["Content-Type"] = "application/json"}, body)
   end
   n = math.random(#requests)
@@ -59,20 +59,22 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_load(url: str, bodies: Path, *, seconds: float, connections: int, use_wrk: bool | None = None) -> LoadResult:
+def run_load(url: str, bodies: Path, *, seconds: float, connections: int, use_wrk: bool | None = None,
+             path: str = "/v1/claims/check") -> LoadResult:
+    """``POST path`` with the bodies of ``bodies`` (one a line), for ``seconds``."""
     if use_wrk is None:
         use_wrk = wrk_available()
     if use_wrk:
-        return _wrk(url, bodies, seconds, connections)
-    return asyncio.run(_generate(url, bodies.read_bytes().splitlines(), seconds, connections))
+        return _wrk(url, bodies, seconds, connections, path)
+    return asyncio.run(_generate(url, bodies.read_bytes().splitlines(), seconds, connections, path))
 
 
-def _wrk(url: str, bodies: Path, seconds: float, connections: int) -> LoadResult:
+def _wrk(url: str, bodies: Path, seconds: float, connections: int, path: str) -> LoadResult:
     script = bodies.with_suffix(".lua")
     script.write_text(_WRK_SCRIPT)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", str(script),
-         url, "--", str(bodies)],
+         url, "--", str(bodies), path],
         check=True, capture_output=True, text=True,
     ).stdout
     match = re.search(r"WRKJSON (\{.*\})", out)
@@ -83,14 +85,14 @@ def _wrk(url: str, bodies: Path, seconds: float, connections: int) -> LoadResult
                       "wrk")
 
 
-async def _generate(url: str, bodies: list[bytes], seconds: float, connections: int) -> LoadResult:
+async def _generate(url: str, bodies: list[bytes], seconds: float, connections: int, path: str) -> LoadResult:
     match = re.match(r"http://([^:/]+):(\d+)", url)
     if match is None:
         raise ValueError(f"{url} is not http://host:port")
     host, port = match.group(1), int(match.group(2))
     requests = [
-        b"POST /v1/claims/check HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-        % (host.encode(), len(b), b) for b in bodies
+        b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (path.encode(), host.encode(), len(b), b) for b in bodies
     ]
     latencies: list[float] = []
     errors = 0

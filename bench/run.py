@@ -1,12 +1,15 @@
-"""`make bench`: the four designs side by side, one after another, same server settings, same load.
+"""`make bench`: the designs side by side, one after another, same server settings, same load.
 
-    python -m bench.run [--physicians 300000] [--duration 8] [--rounds 3] [--connections 16]
+    python -m bench.run [--physicians 300000] [--duration 8] [--rounds 3] [--connections 32]
 
 Seeds a store of ``--physicians`` (SQLite for drgate and the naive copy, PostgreSQL for the SQL
 design), then for each round and each app: start it (uvicorn, one worker, uvloop, httptools),
 check a sample of its answers against the seeded truth, warm it up, load it with claims of 1 and
-of 20 lines (wrk, or the bundled generator).  Figures are medians over rounds, and ratios to the
-floor measured in the same run: the machine is shared, absolute numbers drift.  Then the
+of 20 lines (wrk, or the bundled generator); drgate also with the same claims as the national
+platform's 2204 uploads and 3101 order checks (``--paths``).  Figures are medians over rounds,
+and ratios to the raw ASGI floor (``bench.apps.raw``) and to the FastAPI floor measured in the
+same run: the machine is shared, absolute numbers drift.  Each figure carries the machine's
+1-minute load average while it was taken (the other load on the shared cores).  Then the
 coherence delay, the in-process checker's speed and (``--scale``) the 1,000,000-physician figures.
 Results go to stdout and to BENCHMARKS.md between its generated-section markers.
 """
@@ -21,7 +24,6 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import redis
@@ -30,9 +32,19 @@ from bench import coherence, inprocess, scale
 from bench.loadgen import LoadResult, run_load, wrk_available
 from bench.servers import APPS, post, serving
 from bench.setup import cleanup, prepare_postgres, prepare_redis
-from loadtests.claims import make_claims, wrong_lines
+from loadtests.claims import Claim, make_claims, wrong_lines
+from loadtests.nhsa import as_2204, as_3101, wrong_answer
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+#: The national platform's transactions drgate is also loaded with: name -> (path, claim -> call).
+NHSA = {"2204": ("/nhsa/2204", as_2204), "3101": ("/nhsa/3101", as_3101)}
+V1 = "/v1/claims/check"
+
+
+def label(app: str, path: str) -> str:
+    """A row of the table: the app, and for drgate's national fronts the transaction."""
+    return app if path == "v1" else f"{app} {NHSA[path][0]}"
 
 
 def machine() -> str:
@@ -48,15 +60,24 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, Linux {platform.release()}, Python {platform.python_version()}"
 
 
-def check_answers(app: str, port: int, claims: list[Any]) -> str:
-    if app == "floor":
+def check_answers(app: str, port: int, claims: list[Claim], path: str = "v1") -> str:
+    if app in ("raw", "floor"):
         return "n/a (answers without lookup)"
     wrong = 0
     for claim in claims:
-        status, body = post(port, claim.body)
-        if status != 200 or wrong_lines(claim, orjson.loads(body)):
-            wrong += 1
+        if path == "v1":
+            status, body = post(port, claim.body)
+            wrong += status != 200 or bool(wrong_lines(claim, orjson.loads(body)))
+        else:
+            route, convert = NHSA[path]
+            call = convert(claim)
+            status, body = post(port, call.body, route)
+            wrong += status != 200 or wrong_answer(call, orjson.loads(body)) is not None
     return f"{len(claims) - wrong}/{len(claims)} right"
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=8.0, help="seconds of load per app and claim size")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--connections", type=int, default=32)
     p.add_argument("--lines", default="1,20")
     p.add_argument("--apps", default=",".join(APPS))
+    p.add_argument("--paths", default="v1,2204,3101",
+                   help="drgate's fronts to load: v1, and 2204 / 3101 (the same claims as the platform's)")
     p.add_argument("--port", type=int, default=18700)
     p.add_argument("--redis-url", default=os.environ.get("DRGATE_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_ADMIN_URL",
@@ -81,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     apps = args.apps.split(",")
     sizes = [int(n) for n in args.lines.split(",")]
+    paths = [x for x in args.paths.split(",") if x]
     args.var.mkdir(parents=True, exist_ok=True)
     client = redis.Redis.from_url(args.redis_url)
     started = datetime.now(UTC)
@@ -93,27 +117,38 @@ def main(argv: list[str] | None = None) -> int:
                "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9",
                "BENCH_POSTGRES_URL": pg_url.replace("postgresql+psycopg://", "postgresql://")}
         claims = {n: make_claims(args.physicians, n, 2000) for n in sizes}
-        files = {}
+        files: dict[tuple[str, int], Path] = {}
         for n, batch in claims.items():
-            files[n] = args.var / f"claims-{n}.txt"
-            files[n].write_bytes(b"\n".join(c.body for c in batch) + b"\n")
+            for path in ["v1", *(x for x in paths if x != "v1")]:
+                files[path, n] = args.var / f"claims-{path}-{n}.txt"
+                bodies = [c.body if path == "v1" else NHSA[path][1](c).body for c in batch]
+                files[path, n].write_bytes(b"\n".join(bodies) + b"\n")
         use_wrk = wrk_available() and not args.python_load
         results: dict[tuple[str, int], list[LoadResult]] = {}
+        loads: dict[tuple[str, int], list[float]] = {}
         correctness: dict[str, str] = {}
+        rows = [label(app, path) for app in apps for path in (paths if app == "drgate" else ["v1"])]
         for rnd in range(args.rounds):
             for app in apps:
                 with serving(app, args.port, env, claims[sizes[0]][0].body):
-                    if rnd == 0:
-                        correctness[app] = check_answers(app, args.port, [c for n in sizes for c in claims[n][:100]])
-                    for n in sizes:
-                        url = f"http://127.0.0.1:{args.port}"
-                        run_load(url, files[n], seconds=args.warmup, connections=args.connections, use_wrk=use_wrk)
-                        r = run_load(url, files[n], seconds=args.duration, connections=args.connections,
-                                     use_wrk=use_wrk)
-                        results.setdefault((app, n), []).append(r)
-                        print(f"round {rnd + 1} {app:6} {n:2} lines: {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                              f"p99 {r.p99_ms:6.2f} ms  errors {r.errors}", flush=True)
-        report += table(results, apps, sizes, correctness, args, use_wrk)
+                    for path in paths if app == "drgate" else ["v1"]:
+                        name = label(app, path)
+                        if rnd == 0:
+                            correctness[name] = check_answers(app, args.port,
+                                                              [c for n in sizes for c in claims[n][:100]], path)
+                        for n in sizes:
+                            url = f"http://127.0.0.1:{args.port}"
+                            route = V1 if path == "v1" else NHSA[path][0]
+                            run_load(url, files[path, n], seconds=args.warmup, connections=args.connections,
+                                     use_wrk=use_wrk, path=route)
+                            r = run_load(url, files[path, n], seconds=args.duration, connections=args.connections,
+                                         use_wrk=use_wrk, path=route)
+                            results.setdefault((name, n), []).append(r)
+                            loads.setdefault((name, n), []).append(load_average())
+                            print(f"round {rnd + 1} {name:17} {n:2} lines: {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms"
+                                  f"  p99 {r.p99_ms:6.2f} ms  errors {r.errors}  load {load_average():.1f}",
+                                  flush=True)
+        report += table(results, loads, rows, sizes, correctness, args, use_wrk)
         if "drgate" in apps:
             print("coherence …", flush=True)
             report += coherence.measure(args.port, env, args.var / "store.db", args.physicians, args.redis_url,
@@ -139,36 +174,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def table(results: dict[tuple[str, int], list[LoadResult]], apps: list[str], sizes: list[int],
-          correctness: dict[str, str], args: argparse.Namespace, use_wrk: bool) -> list[str]:
-    def med(app: str, n: int, attr: str) -> float:
-        return statistics.median(getattr(r, attr) for r in results[(app, n)])
+def table(results: dict[tuple[str, int], list[LoadResult]], loads: dict[tuple[str, int], list[float]],
+          rows: list[str], sizes: list[int], correctness: dict[str, str], args: argparse.Namespace,
+          use_wrk: bool) -> list[str]:
+    def med(name: str, n: int, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in results[(name, n)])
 
-    rows = [
-        f"Load: {'wrk' if use_wrk else 'bundled Python generator'}, {args.connections} connections, "
+    def ratio(name: str, n: int, floor: str, attr: str) -> str:
+        return f"{med(name, n, attr) / med(floor, n, attr):.2f}" if floor in rows else "–"
+
+    out = [
+        f"Load: {'wrk -t1' if use_wrk else 'bundled Python generator'}, {args.connections} connections, "
         f"{args.duration:g} s per app and size after {args.warmup:g} s warm-up, {args.rounds} rounds "
-        f"(apps interleaved), median of rounds; {args.physicians:,} physicians seeded.",
+        f"(apps interleaved), median of rounds; {args.physicians:,} physicians seeded. `raw`: the raw ASGI floor "
+        "(`bench/apps/raw.py`), `floor`: the same through FastAPI; drgate's `/nhsa/` rows carry the same claims "
+        "as 2204 uploads and 3101 order checks, against the raw floor's `/v1` figures. load: the 1-minute "
+        "load average as each figure was taken (median of rounds; other sessions share the 2 cores).",
         "",
-        "| app | lines | req/s | lines/s | p50 ms | p99 ms | req/s ÷ floor | p99 ÷ floor | errors | answers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| app | lines | req/s | lines/s | p50 ms | p99 ms | req/s ÷ raw | p99 ÷ raw | req/s ÷ FastAPI floor | "
+        "errors | load | answers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for n in sizes:
-        for app in apps:
-            rps, p50, p99 = med(app, n, "rps"), med(app, n, "p50_ms"), med(app, n, "p99_ms")
-            errors = sum(r.errors for r in results[(app, n)])
-            if "floor" in apps:
-                ratio = f"{rps / med('floor', n, 'rps'):.2f}"
-                p99_ratio = f"{p99 / med('floor', n, 'p99_ms'):.2f}"
-            else:
-                ratio = p99_ratio = "–"
-            rows.append(f"| {app} | {n} | {rps:,.0f} | {rps * n:,.0f} | {p50:.2f} | {p99:.2f} | {ratio} | "
-                        f"{p99_ratio} | {errors} | {correctness.get(app, '')} |")
-    if {"drgate", "naive"} <= set(apps):
+        for name in rows:
+            rps, p50, p99 = med(name, n, "rps"), med(name, n, "p50_ms"), med(name, n, "p99_ms")
+            errors = sum(r.errors for r in results[(name, n)])
+            out.append(f"| {name} | {n} | {rps:,.0f} | {rps * n:,.0f} | {p50:.2f} | {p99:.2f} | "
+                       f"{ratio(name, n, 'raw', 'rps')} | {ratio(name, n, 'raw', 'p99_ms')} | "
+                       f"{ratio(name, n, 'floor', 'rps')} | {errors} | {statistics.median(loads[(name, n)]):.1f} | "
+                       f"{correctness.get(name, '')} |")
+    if {"drgate", "naive"} <= set(rows):
         for n in sizes:
-            rows.append(f"\ndrgate ÷ naive at {n} line(s): {med('drgate', n, 'rps') / med('naive', n, 'rps'):.1f}×")
-    rows.append("\nPer round (req/s): " + "; ".join(
-        f"{app}/{n}: " + ", ".join(f"{r.rps:,.0f}" for r in results[(app, n)]) for n in sizes for app in apps))
-    return rows
+            out.append(f"\ndrgate ÷ naive at {n} line(s): {med('drgate', n, 'rps') / med('naive', n, 'rps'):.1f}×")
+    out.append("\nPer round (req/s @ load): " + "; ".join(
+        f"{name}/{n}: " + ", ".join(f"{r.rps:,.0f} @ {load:.1f}" for r, load in zip(results[(name, n)],
+                                                                                   loads[(name, n)], strict=True))
+        for n in sizes for name in rows))
+    return out
 
 
 def write_section(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ __all__ = ["APPS", "post", "serving"]
 
 #: App name -> uvicorn factory.
 APPS: dict[str, str] = {
+    "raw": "bench.apps.raw:create_app",
     "floor": "bench.apps.floor:create_app",
     "naive": "bench.apps.naive:create_app",
     "sql": "bench.apps.sql:create_app",

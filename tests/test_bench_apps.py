@@ -8,7 +8,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from bench.apps import floor, naive
+from bench.apps import floor, naive, raw
 from bench.setup import naive_institutions_key, naive_key
 from cache.codec import encode_institution, encode_physician
 from gateway.api.schemas import CheckResponse
@@ -26,6 +26,26 @@ def test_the_floor_answers_on_the_contract() -> None:
     assert answer.status_code == 200
     body = CheckResponse.model_validate(answer.json())
     assert body.lines[0].ban_until is None
+
+
+def test_the_raw_floor_answers_on_the_contract() -> None:
+    claim = {**CLAIM, "lines": [{"line_id": str(n), "physician_code": CODE} for n in range(20)]}
+    with TestClient(raw.create_app()) as client:
+        answer = client.post("/v1/claims/check", json=claim)
+        other = client.post("/v1/claims/check", json=claim)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    body = CheckResponse.model_validate(answer.json())
+    assert (body.claim_id, body.decision) == ("C-1", "pass")
+    assert [line.line_id for line in body.lines] == [str(n) for n in range(20)]
+    assert body.lines[0].ban_until is None
+    assert body.decision_id != CheckResponse.model_validate(other.json()).decision_id
+
+
+def test_the_raw_floor_answers_only_the_check() -> None:
+    with TestClient(raw.create_app()) as client:
+        assert client.get("/v1/claims/check").status_code == 404
+        assert client.post("/v1/other", json=CLAIM).status_code == 404
 
 
 def test_the_naive_design_answers_on_the_contract(redis_url: str, prefix: str,
