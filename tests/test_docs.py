@@ -62,7 +62,7 @@ CHECKLIST: dict[str, str] = {
     "make loadtest HOST=http://staging:8000 USERS=50 DURATION=60s P99_MS=50 MAX_FAIL=0.001": STAGING,
     "make loadtest HOST=… PROFILE=step P99_MS=50": STAGING,
     "python -m bench.scale": SUITE,
-    "python -m bench.asgi [--app floor|drgate] [--lines N] [--profile]": SUITE,
+    "python -m bench.asgi [--app raw|floor|drgate] [--lines N] [--profile]": SUITE,
     "drgate serve": SERVES,
     "drgate sync [--full] [--dry-run] [--allow-shrink] [--wait S] [--json]": SYNOPSIS,
     "drgate sync [--full] [--dry-run] [--allow-shrink] [--wait S] [--metrics-file PATH] [--json]": SYNOPSIS,
