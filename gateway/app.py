@@ -43,6 +43,7 @@ from gateway.formats.nhsa.routes import router as nhsa_router
 from gateway.observe.metrics import Metrics, front_of
 from gateway.settings import Settings
 from gateway.state import GatewayState
+from gateway.ui import mount_ui
 from rules.calendar import china_calendar
 from rules.profiles import load_profile
 from rules.store.archive.reads import ArchiveReader
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     serve_docs(app)
+    mount_ui(app, settings)  # the agency's workbench at /ui/
     app.include_router(router)
     app.include_router(nhsa_router)
     app.include_router(decisions_router)

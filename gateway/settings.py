@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] | None = None
     #: One ``drgate.access`` line per HTTP request (method, route, status, ms, request and decision id).
     access_log: bool = False
+    #: Secret that signs the workbench's session cookies and form tokens (``/ui/``). Unset: a random
+    #: one per `drgate serve` (shared by its workers; sessions end at a restart).
+    ui_secret: SecretStr | None = None
+    #: Send the workbench's session cookie with ``Secure`` (browsers then send it over HTTPS only).
+    ui_secure_cookie: bool = False
+    #: Hours a workbench session lasts from its login.
+    ui_session_hours: float = Field(default=8.0, gt=0, le=168)
 
     @property
     def fail_open(self) -> bool:

@@ -66,3 +66,10 @@ def appeal(id: str, target_id: str, filed_on: str, decided_on: str | None = None
 
 def notice(id: str, served_on: str, *, code: str = PHYSICIAN, channel: str = "sms") -> Row:
     return {"kind": "notice", "id": id, "physician_code": code, "served_on": served_on, "channel": channel}
+
+
+def workbench_rows() -> list[Row]:
+    """Two institutions and 30 physicians with an agreement at SITE_A from 2025 (PHYSICIAN among them,
+    named 测试医师): one of them suspended or terminated stays under the sync's shrink guard (5%)."""
+    others = [f"D3308020001{n:02d}" for n in range(29)]
+    return [*registry(PHYSICIAN, *others), *(agreement("2025-01-01", code=c) for c in (PHYSICIAN, *others))]

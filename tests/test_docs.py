@@ -114,6 +114,7 @@ BLOCKS: dict[str, str] = {
     "the URL": PRODUCTION,
     "DRGATE_REDIS_URL=… DRGATE_STORE_URL=… drgate serve --host 0.0.0.0 --port 8000 --workers 4": PRODUCTION,
     "systemctl daemon-reload && systemctl enable --now drgate-sync.timer": PRODUCTION,
+    "DRGATE_UI_SCREENSHOTS=docs DRGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/9 \\": SUITE,  # tests/test_ui_browser.py
 }
 
 _INLINE = re.compile(r"(?<!`)`((?:drgate|make|python -m|LOADTEST_\w+=\S+ make|curl|schemathesis) [^`]*)`")

@@ -102,6 +102,10 @@ class KeyRing:
                 found = caller
         return found
 
+    def by_digest(self, digest: bytes) -> Caller | None:
+        """The caller whose key has this SHA-256 (the workbench's session carries it, signed), else None."""
+        return next((caller for known, caller in self._entries if known == digest), None)
+
 
 def require(need: str) -> Callable[[Request], Caller]:
     """A FastAPI dependency for a route the guard does not stand before (a page behind a session):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -254,6 +255,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
                           access_log=settings.access_log)
     if workers > 1:
         _multiprocess_metrics(settings, workers)
+        if settings.ui_secret is None:  # one secret for every worker: a session made by one is read by all
+            env_for_workers(settings, ui_secret=secrets.token_urlsafe(32))
         if settings.redis_url is None:
             env_for_workers(settings, redis_url=redis_url(settings))
         run_front("gateway.app:create_app", settings, host=host, port=port, workers=workers,
