@@ -16,8 +16,10 @@ exit codes of `drgate` in ``gateway/cli/exits.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["BadEnvelope", "BodyBudgetExceeded", "BodyRefused", "BodyTooLarge", "EntryError", "GatewayError",
-           "Unreadable"]
+           "PageRefused", "PublishRefused", "Unreadable"]
 
 class GatewayError(Exception):
     """Base class of every error the gateway package raises on purpose."""
@@ -58,3 +60,16 @@ class BadEnvelope(GatewayError, ValueError):
 
 class EntryError(GatewayError, ValueError):
     """An entry that is not of any layout: the archiver logs it (stream id, field) and moves on."""
+
+
+class PageRefused(GatewayError):
+    """A workbench page answered otherwise: a redirect to the login, or a refusal page (``response``)."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("page refused")
+        self.response = response  # a Starlette Response
+
+
+class PublishRefused(GatewayError):
+    """The workbench's publish did not publish: another sync holds the lock, the shrink guard refused, or
+    the lock was lost."""

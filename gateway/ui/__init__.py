@@ -14,10 +14,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from gateway.errors import PageRefused
 from gateway.settings import Settings
 from gateway.ui.pages import refused_handler, router
 from gateway.ui.session import Sessions
-from gateway.ui.web import Refused, environment
+from gateway.ui.web import environment
 
 __all__ = ["mount_ui"]
 
@@ -33,4 +34,4 @@ def mount_ui(app: FastAPI, settings: Settings) -> None:
     app.state.ui_templates = environment()
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static")
-    app.add_exception_handler(Refused, refused_handler)
+    app.add_exception_handler(PageRefused, refused_handler)

@@ -16,14 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from cache.errors import LockLost, ShrinkRefused, SyncLocked
 from gateway.admin.workbench import Workbench
+from gateway.errors import PublishRefused
 from rules.errors import ImportFileError, LineProblem
 from rules.store.importer import REQUEST, import_records
 
-__all__ = ["PublishRefused", "publish", "record"]
-
-
-class PublishRefused(Exception):
-    """The sync did not publish: another holds the lock, the shrink guard refused, or the lock was lost."""
+__all__ = ["publish", "record"]
 
 
 def record(bench: Workbench, row: dict[str, Any], who: str, reason: str | None, *,

@@ -22,13 +22,14 @@ from cache.snapshot_cache import UNREAD
 from gateway.admin.workbench import Workbench
 from gateway.api.schemas import CODE, DAY
 from gateway.check.status import CHINA, explain
+from gateway.errors import PageRefused, PublishRefused
 from gateway.state import GatewayState
 from gateway.ui import actions
 from gateway.ui.access import PUBLISH, READ, WORKBENCH_ROLES, WRITE
 from gateway.ui.forms import FORMS, form_record, item_choices
 from gateway.ui.session import COOKIE, LOGIN_COOKIE, Sessions
 from gateway.ui.timeline import draw
-from gateway.ui.web import HEADERS, Refused, checked_form, key_digest, login_caller, page, viewer
+from gateway.ui.web import HEADERS, checked_form, key_digest, login_caller, page, viewer
 from gateway.ui.year import physician_year
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.store.directory import find_physicians
@@ -272,7 +273,7 @@ async def publish(request: Request) -> Response:
     seen = checked_form(request, PUBLISH, data)
     try:
         result = await run_in_threadpool(actions.publish, _bench(request))
-    except actions.PublishRefused as exc:
+    except PublishRefused as exc:
         return page(request, "published.html", 409, viewer=seen, result=None, message=str(exc),
                     back=_back(data.get("back")))
     log.info("workbench: key:%s published version %s", seen.name, result["snapshot"]["version"])
@@ -280,5 +281,6 @@ async def publish(request: Request) -> Response:
 
 
 def refused_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Refused)
-    return exc.response
+    assert isinstance(exc, PageRefused)
+    response: Response = exc.response
+    return response

@@ -11,14 +11,15 @@ import hashlib
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from gateway.errors import PageRefused
 from gateway.ui.access import Caller, KeyLookup, Viewer, may
 from gateway.ui.session import COOKIE, Session, Sessions
 from gateway.ui.words import REASONS, word
 
-__all__ = ["HEADERS", "Refused", "environment", "login_caller", "page", "viewer"]
+__all__ = ["HEADERS", "environment", "login_caller", "page", "viewer"]
 
 HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -28,13 +29,6 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-
-
-class Refused(Exception):  # noqa: N818 - a page's answer, not an error of the code
-    """A page answered otherwise: a redirect to the login, or a refusal page."""
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 def environment() -> Environment:
@@ -76,15 +70,15 @@ def session_of(request: Request) -> tuple[Session, Caller] | None:
 
 
 def viewer(request: Request, need: str) -> Viewer:
-    """Who is asking, if their key's role may do ``need``; else ``Refused`` (login, or 403)."""
+    """Who is asking, if their key's role may do ``need``; else ``PageRefused`` (login, or 403)."""
     found = session_of(request)
     if found is None:
-        raise Refused(RedirectResponse("/ui/login", status_code=303, headers=HEADERS))
+        raise PageRefused(RedirectResponse("/ui/login", status_code=303, headers=HEADERS))
     session, caller = found
     sessions: Sessions = request.app.state.ui_sessions
     seen = Viewer(caller.name.removeprefix("key:"), caller.role, sessions.form_token(session))
     if not may(caller.role, need):
-        raise Refused(page(request, "refused.html", 403, viewer=seen if may(caller.role, "read") else None,
+        raise PageRefused(page(request, "refused.html", 403, viewer=seen if may(caller.role, "read") else None,
                            message=f"{word(caller.role, 'role')} ({caller.role}) 角色的密钥不能进行此操作。"))
     return seen
 
@@ -95,7 +89,7 @@ def checked_form(request: Request, need: str, form: Any) -> Viewer:
     found = session_of(request)
     sessions: Sessions = request.app.state.ui_sessions
     if found is None or not sessions.form_token_ok(found[0], form.get("csrf")):
-        raise Refused(page(request, "refused.html", 403, viewer=seen,
+        raise PageRefused(page(request, "refused.html", 403, viewer=seen,
                            message="表单已失效 (缺少或错误的表单令牌), 请返回重新提交。"))
     return seen
 
