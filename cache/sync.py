@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -55,6 +54,7 @@ from cache.keys import (
     overflows,
 )
 from cache.lock import SyncLock
+from cache.meta import china_today, read_meta, stamp, sync_stamp
 from cache.records import PhysicianRecords, records_of
 from cache.tally import COUNTS, Tally, institution_steps
 from rules.calendar import WorkingCalendar, china_calendar
@@ -62,7 +62,7 @@ from rules.profiles import Profile
 from rules.store.api_keys import active_keys
 from rules.store.scans import Store
 
-__all__ = ["SyncResult", "Syncer", "china_today", "read_meta"]
+__all__ = ["SyncResult", "Syncer"]
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +87,6 @@ class SyncResult:
         out = {k: getattr(self, k) for k in self.__slots__}
         out["calendar_unknown_years"] = list(self.calendar_unknown_years)
         return out
-
-
-def read_meta(client: redis.Redis, keys: Keys) -> dict[str, str]:
-    raw: dict[bytes, bytes] = client.hgetall(keys.meta)  # type: ignore[assignment]
-    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 class Syncer:
@@ -176,7 +171,7 @@ class Syncer:
         outcome = "shrink_refused" if isinstance(exc, ShrinkRefused) else (
             "lock_lost" if isinstance(exc, LockLost) else "failed")
         with contextlib.suppress(redis.RedisError, OSError):
-            self.redis.hset(self.keys.sync, mapping=_sync_stamp(outcome))  # type: ignore[arg-type]
+            self.redis.hset(self.keys.sync, mapping=sync_stamp(outcome))  # type: ignore[arg-type]
 
     def _verified(self, pipe: Pipeline) -> None:
         """A successful sync's stamp, in its transaction: the snapshot is current as of now, and so
@@ -189,8 +184,8 @@ class Syncer:
             pipe.hdel(self.keys.meta, META_FIELD)
         else:
             pipe.hset(self.keys.meta, META_FIELD, table_id)
-        pipe.hset(self.keys.meta, mapping=_now("verified"))  # type: ignore[arg-type]
-        pipe.hset(self.keys.sync, mapping=_sync_stamp("ok"))  # type: ignore[arg-type]
+        pipe.hset(self.keys.meta, mapping=stamp("verified"))  # type: ignore[arg-type]
+        pipe.hset(self.keys.sync, mapping=sync_stamp("ok"))  # type: ignore[arg-type]
 
     def _calendar_checked(self, result: SyncResult) -> SyncResult:
         unknown = self.calendar.take_uncertain()
@@ -243,7 +238,7 @@ class Syncer:
         new_meta = {
             "generation": generation, "version": version, "buckets": nbuckets, **counts,
             "institutions": len(institutions), "watermark": watermark, "profile": self.profile.name,
-            "id": publication, "generation_id": publication, "digest": digest, **_now(),
+            "id": publication, "generation_id": publication, "digest": digest, **stamp(),
         }
 
         def flip(pipe: Pipeline) -> None:
@@ -376,9 +371,9 @@ class Syncer:
                 else:
                     pipe.hdel(self.keys.institutions(generation), code)
                 pipe.hset(self.keys.aliases(generation), code, aliases.get(code, b"[]"))  # they travel with it
-            stamp: dict[str, str | int] = {"version": version, "watermark": change.watermark, "id": publication,
-                                           "digest": digest, **_now()}
-            pipe.hset(self.keys.meta, mapping=stamp)  # type: ignore[arg-type]
+            fields: dict[str, str | int] = {"version": version, "watermark": change.watermark, "id": publication,
+                                            "digest": digest, **stamp()}
+            pipe.hset(self.keys.meta, mapping=fields)  # type: ignore[arg-type]
             self._verified(pipe)
             pipe.hincrby(self.keys.meta, "physicians", delta)
             if published is not None:  # the tally stays exact: the change's steps, added
@@ -397,18 +392,3 @@ class Syncer:
         log.info("incremental sync published %s (version %d): %d changed", publication, version, result.changed)
         return result
 
-
-def china_today() -> int:
-    """Day ordinal of today in Asia/Shanghai (no daylight saving time)."""
-    return datetime.now(timezone(timedelta(hours=8))).date().toordinal()
-
-
-def _now(name: str = "published") -> dict[str, str]:
-    now = datetime.now(UTC)
-    return {f"{name}_at": now.isoformat(timespec="milliseconds"), f"{name}_ts": f"{now.timestamp():.3f}"}
-
-
-def _sync_stamp(outcome: str) -> dict[str, str]:
-    now = time.time()
-    return {"at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"), "ts": f"{now:.3f}",
-            "outcome": outcome}

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 import cache.sync
 from cache.errors import ShrinkRefused
 from cache.keys import Keys
-from cache.sync import Syncer, china_today, read_meta
+from cache.meta import china_today, read_meta
+from cache.sync import Syncer
 from cache.tally import Tally, physician_steps, rejected_on
 from gateway.cli.main import EXIT_OK, EXIT_SHRINK, main
 from rules.model import OPEN_END, Agreement, Credit, PhysicianRecord, Sanction

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from cache.errors import LockLost, ShrinkRefused, SyncLocked
 from cache.keys import BUILD_TTL_SECONDS, Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.cli.main import EXIT_LOCKED, EXIT_OK, EXIT_SHRINK, main
 from rules.profiles import Profile
 from rules.store import schema

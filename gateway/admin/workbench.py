@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.connections import close_redis, sync_redis
 from gateway.settings import Settings
 from rules.calendar import WorkingCalendar
