@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.errors import ImportFileError

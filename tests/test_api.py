@@ -139,7 +139,7 @@ def test_a_corrupt_record_is_unverified_by_the_policy(settings: Settings, tmp_pa
                                                       policy: str, decision: str) -> None:
     publish_demo(settings, tmp_path)
     from cache.keys import bucket_of
-    from cache.sync import read_meta
+    from cache.meta import read_meta
 
     keys = Keys(settings.redis_prefix)
     meta = read_meta(redis, keys)

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from cache.bucket_writer import PackedBuckets
 from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys, bucket_of
+from cache.meta import read_meta
 from cache.records import PhysicianRecords
-from cache.sync import Syncer, read_meta
+from cache.sync import Syncer
 from rules.engine import evaluate
 from rules.profiles import Profile
 from rules.store.importer import import_files

@@ -7,7 +7,8 @@ import redis
 
 from cache.errors import ShrinkRefused
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from rules.profiles import Profile
 from rules.store.scans import Store
 from rules.store.seed import seed

@@ -18,7 +18,8 @@ from pydantic import SecretStr
 
 from cache.disk import SnapshotFile
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile

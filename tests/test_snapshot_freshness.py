@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from cache.errors import ShrinkRefused
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile

@@ -20,7 +20,8 @@ from pydantic import SecretStr
 
 from cache.digest import entries_term, fields_term, hexdigest
 from cache.keys import Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile

@@ -12,7 +12,8 @@ import redis
 from cache.codec import decode_physician
 from cache.errors import ShrinkRefused, SyncLocked
 from cache.keys import OVERFLOW, Keys, bucket_of
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from gateway.cli.exits import EXIT_SHRINK, sync_exit_code
 from rules.profiles import Profile
 from rules.store.importer import import_files

@@ -13,8 +13,9 @@ import redis
 
 from cache.codec import encode_physician
 from cache.keys import OVERFLOW, Keys
+from cache.meta import read_meta
 from cache.snapshot_cache import SnapshotCache
-from cache.sync import Syncer, read_meta
+from cache.sync import Syncer
 from rules.engine import physician_record
 from rules.profiles import Profile
 from rules.store.scans import Store

@@ -12,8 +12,9 @@ import redis
 
 from cache.blocking_reader import SnapshotReader
 from cache.keys import Keys
+from cache.meta import read_meta
 from cache.snapshot_cache import SnapshotCache
-from cache.sync import Syncer, read_meta
+from cache.sync import Syncer
 from rules.profiles import Profile
 from rules.store.importer import import_files
 from rules.store.scans import Store

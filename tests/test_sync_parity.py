@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from cache.keys import OVERFLOW, Keys
-from cache.sync import Syncer, read_meta
+from cache.meta import read_meta
+from cache.sync import Syncer
 from rules.profiles import Profile
 from rules.store.importer import import_files
 from rules.store.scans import Store
