@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) and os.access(
                                 reason=f"no headless Chromium here: {INSTALL} (Debian) to run the browser tests")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is missing: pip install -e '.[dev]'")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -122,7 +122,10 @@ def click_through(browser: Any, element: Any) -> None:
     """Click what leads to another page, and wait until that page is the one shown."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old))
+    # While the old page is torn down, chromedriver can answer a look at it with an "unhandled
+    # inspector error" rather than "stale element": that is the navigation under way, so look again.
+    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(old))
 
 
 def text_of(browser: Any, element_id: str) -> str:
