@@ -80,6 +80,10 @@ class AsyncSnapshotReader:
                 loaded = await asyncio.to_thread(self.file.load)
                 if loaded is not None and restore(self.cache, loaded):
                     gc.freeze()
+                if loaded is not None and self.on_callers is not None:  # the keys as that publication had them
+                    table_id = loaded.meta.get(META_FIELD.encode())
+                    self.on_callers(loaded.callers, table_id)
+                    self._callers_id = table_id
             keeper = SnapshotKeeper(self.redis, self.cache, self.file, interval=self.file_interval)
             self._keeper = asyncio.create_task(keeper.run(), name="drgate-snapshot-file")
         self._task = asyncio.create_task(self._follow(), name="drgate-snapshot-follower")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import orjson
 
-__all__ = ["META_FIELD", "encode_callers"]
+__all__ = ["META_FIELD", "encode_callers", "table_id"]
 
 #: meta's field holding the published table's id.
 META_FIELD = "callers"
@@ -25,5 +25,10 @@ def encode_callers(active: Mapping[str, tuple[str, str]] | None) -> tuple[dict[s
     if active is None:
         return {}, None
     fields = {digest: orjson.dumps({"name": name, "role": role}) for digest, (name, role) in sorted(active.items())}
-    table_id = hashlib.sha256(orjson.dumps(sorted((d, v.decode()) for d, v in fields.items()))).hexdigest()[:32]
-    return fields, table_id
+    return fields, table_id(fields)
+
+
+def table_id(fields: Mapping[str, bytes] | Mapping[bytes, bytes]) -> str:
+    """The id of a table of keys: what ``meta`` names, so a reader can tell it read that table."""
+    named = ((d.decode() if isinstance(d, bytes) else d, v.decode()) for d, v in fields.items())
+    return hashlib.sha256(orjson.dumps(sorted(named))).hexdigest()[:32]

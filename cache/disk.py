@@ -16,7 +16,11 @@ and why (never a code or a name).
 
     header   one JSON line: {"format": 1, "prefix", "profile", "meta": {…}, "sections": [[kind, n, bytes], …]}
     body     the sections, back to back: b<bucket> framed fields, x overflow records, i institutions,
-             a aliases (not in the digest: covered by the file's SHA-256 in the header)
+             a aliases, k the API keys' table (``cache.callers``: digests, names, roles) — these two
+             are not in the snapshot's digest, the file's SHA-256 in the header covers them
+
+A file of format 1 (no API keys) is refused: installed, it would leave a worker that knows no
+key, with every check and read open to anyone, where Redis had published the store's keys.
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ __all__ = ["FORMAT", "Loaded", "SnapshotFile", "frame_buckets", "parse_framed"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 #: ``meta`` fields the file keeps: what ``SnapshotCache.build`` reads.
 META_FIELDS = ("generation", "version", "published_at", "published_ts", "physicians", "buckets", "id",
-               "generation_id", "digest", "profile", "verified_ts")
+               "generation_id", "digest", "profile", "verified_ts", "callers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class Loaded:
     overflow: dict[bytes, bytes]
     institutions: dict[bytes, bytes]
     aliases: dict[bytes, bytes]
+    callers: dict[bytes, bytes]
 
 
 def frame_buckets(replies: list[dict[bytes, bytes]]) -> list[bytes]:
@@ -119,7 +124,8 @@ class SnapshotFile:
             return None
 
     def write(self, meta: Mapping[bytes, bytes], buckets: list[bytes], overflow: Mapping[bytes, bytes],
-              institutions: Mapping[bytes, bytes], aliases: Mapping[bytes, bytes]) -> int:
+              institutions: Mapping[bytes, bytes], aliases: Mapping[bytes, bytes],
+              callers: Mapping[bytes, bytes]) -> int:
         """Check the content against ``meta``'s digest and write the file atomically; its size.
         ``SnapshotFileRefused`` (nothing written) when the content does not give the digest."""
         digest = hexdigest((*(bucket_term(b) for b in buckets), entries_term(b"px", overflow),
@@ -129,7 +135,7 @@ class SnapshotFile:
                           f"{meta.get(b'digest', b'').decode()}")
         sections = [(f"b{n}", blob) for n, blob in enumerate(buckets) if blob]
         sections += [("x", frame_entries(overflow)), ("i", frame_entries(institutions)),
-                     ("a", frame_entries(aliases))]
+                     ("a", frame_entries(aliases)), ("k", frame_entries(callers))]
         checksum = hashlib.sha256()
         for _, blob in sections:
             checksum.update(blob)
@@ -193,8 +199,8 @@ class SnapshotFile:
                 found[name] = fields
         if pos != len(body):
             raise SnapshotFileRefused("its sections do not add up to its length")
-        overflow, institutions, aliases = found["x"], found["i"], found["a"]
+        overflow, institutions, aliases, callers = found["x"], found["i"], found["a"], found["k"]
         digest = hexdigest((*terms, entries_term(b"px", overflow), entries_term(b"i", institutions)))
         if digest != meta[b"digest"].decode():
             raise SnapshotFileRefused(f"its content gives digest {digest}, not the {meta[b'digest'].decode()} it names")
-        return Loaded(meta, buckets, overflow, institutions, aliases)
+        return Loaded(meta, buckets, overflow, institutions, aliases, callers)

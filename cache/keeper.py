@@ -18,6 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cache.callers import META_FIELD, table_id
 from cache.disk import Loaded, SnapshotFile, frame_buckets
 from cache.errors import SnapshotFileRefused
 from cache.snapshot_cache import SnapshotCache
@@ -83,11 +84,16 @@ class SnapshotKeeper:
                 pipe.hgetall(keys.overflow(generation))
                 pipe.hgetall(keys.institutions(generation))
                 pipe.hgetall(keys.aliases(generation))
+                pipe.hgetall(keys.callers)
                 pipe.hget(keys.meta, "id")
-                overflow, institutions, aliases, still = await pipe.execute()
+                overflow, institutions, aliases, callers, still = await pipe.execute()
             if still != meta[b"id"]:  # a publication came in during the read: the next round
                 return False
-            size = await asyncio.to_thread(self.file.write, meta, framed, overflow, institutions, aliases)
+            named = meta.get(META_FIELD.encode())  # the id of the keys' table this publication names, if any
+            read = table_id(callers).encode() if callers or named is not None else None
+            if read != named:  # the table moved during the read: the next round
+                return False
+            size = await asyncio.to_thread(self.file.write, meta, framed, overflow, institutions, aliases, callers)
         self.written = publication
         log.info("snapshot %s written to %s: %d physicians, %.1f MB in %.2fs", publication, self.file.path,
                  int(meta.get(b"physicians", b"0")), size / 1e6, time.perf_counter() - started)

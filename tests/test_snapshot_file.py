@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from cache.sync import Syncer
 from gateway.app import create_app
 from gateway.settings import Settings
 from rules.profiles import Profile
+from rules.store.api_keys import add_key, revoke_key
 from rules.store.scans import Store
 from rules.store.seed import expected_reason, home_institution, institution_code, physician_code, seed
 from tests.fault_servers import Gateway, RedisServer, free_port
@@ -143,3 +145,34 @@ def test_a_file_of_another_profile_is_refused(kept: Path, settings: Settings, ca
     with caplog.at_level(logging.ERROR), start_without_redis(settings, profile="suzhou-2021-draft") as client:
         assert client.post("/v1/claims/check", json=claim(1)).json()["lines"][0]["reason"] == "unverified"
     assert any(str(kept) in r.getMessage() and "profile" in r.getMessage() for r in caplog.records)
+
+
+def test_the_file_keeps_the_published_api_keys(settings: Settings, redis: redis.Redis, keys: Keys,
+                                               sqlite_store: Store, profile: Profile) -> None:
+    """A worker started from the file while Redis is down knows the store's keys as Redis published
+    them: a revoked or missing key is refused, never every check let through for want of a table."""
+    seed(sqlite_store, 200)
+    key = add_key(sqlite_store, "his-a", "settlement")
+    revoked = add_key(sqlite_store, "his-old", "settlement")
+    revoke_key(sqlite_store, "his-old")
+    Syncer(redis, keys, sqlite_store, profile).full()
+    with TestClient(create_app(settings)):
+        path = Path(settings.var_dir) / f"snapshot-{settings.redis_prefix}.drgate"
+        wait_for_file(SnapshotFile(path, settings.redis_prefix, profile.name), read_meta(redis, keys)["id"])
+    with start_without_redis(settings) as client:
+        assert client.post("/v1/claims/check", json=claim(1)).status_code == 401
+        assert client.post("/v1/claims/check", json=claim(1), headers={"X-API-Key": revoked}).status_code == 401
+        line = client.post("/v1/claims/check", json=claim(1), headers={"X-API-Key": key}).json()["lines"][0]
+        assert (line["reason"], line["flags"]) == (expected_reason(1), ["stale"])
+
+
+def test_a_file_of_an_older_format_is_refused(kept: Path, settings: Settings,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A format-1 file does not hold the API keys: used, it would open every check to anyone."""
+    header, _, body = kept.read_bytes().partition(b"\n")
+    old = orjson.loads(header)
+    old["format"] = 1
+    kept.write_bytes(orjson.dumps(old) + b"\n" + body)
+    with caplog.at_level(logging.ERROR), start_without_redis(settings) as client:
+        assert client.post("/v1/claims/check", json=claim(1)).json()["lines"][0]["reason"] == "unverified"
+    assert any(str(kept) in r.getMessage() and "format 1" in r.getMessage() for r in caplog.records)
