@@ -45,10 +45,11 @@ def fix_ui(request: pytest.FixtureRequest, sqlite_store: Store, write_jsonl: Wri
     import_files(sqlite_store, profile, [write_jsonl(BASE)])
     made = {role: add_key(sqlite_store, f"{role}-1", role) for role in ROLES}
     Syncer(redis, keys, sqlite_store, profile, grace_seconds=2).full()
-    changes = getattr(request, "param", {})
+    changes = dict(getattr(request, "param", {}))
+    root = changes.pop("root_path", "")  # served under a prefix, as uvicorn --root-path behind a proxy
     app = create_app(settings.model_copy(update=changes))
-    with TestClient(app, base_url="https://testserver" if changes.get("ui_secure_cookie") else "http://testserver"
-                    ) as client:
+    with TestClient(app, base_url="https://testserver" if changes.get("ui_secure_cookie") else "http://testserver",
+                    root_path=root) as client:
         client.keys = made  # type: ignore[attr-defined]
         deadline = time.monotonic() + 5
         while app.state.keys.find(made["admin"].encode()) is None:
@@ -57,12 +58,12 @@ def fix_ui(request: pytest.FixtureRequest, sqlite_store: Store, write_jsonl: Wri
         yield client
 
 
-def login(client: TestClient, role: str) -> Any:
-    form = client.get("/ui/login")
+def login(client: TestClient, role: str, root: str = "") -> Any:
+    form = client.get(f"{root}/ui/login")
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert token is not None
     key = client.keys[role]  # type: ignore[attr-defined]
-    return client.post("/ui/login", data={"key": key, "csrf": token.group(1)}, follow_redirects=False)
+    return client.post(f"{root}/ui/login", data={"key": key, "csrf": token.group(1)}, follow_redirects=False)
 
 
 def token_of(page: str) -> str:
@@ -299,3 +300,45 @@ def test_a_correction_keeps_the_version_it_replaced_with_who_when_and_why(ui: Te
     assert history.count("key:officer-1") == 2
     assert "更正" in history and "复核: 项目录入错误" in history and "item=19.1" in history and "item=18.1" in history
     assert 'id="points">6<' in page  # the rules read the current version only
+
+
+#: Every URL a page names: links, images and stylesheets, forms' actions.
+URL = re.compile(r'\b(?:href|src|action)="([^"]*)"')
+
+
+@pytest.mark.parametrize("ui", [{"root_path": "/gw"}], indirect=True)
+def test_under_a_root_path_every_link_form_redirect_and_cookie_carries_it(
+        ui: TestClient, sqlite_store: Store, write_jsonl: Write, profile: Profile) -> None:
+    """Behind a proxy serving drgate at /gw (uvicorn --root-path /gw: ``path`` carries the prefix,
+    ``root_path`` names it), the browser knows only /gw/...: every URL a page sends it must too."""
+    import_files(sqlite_store, profile, [write_jsonl([violation("V-1", "18.1", "2026-03-02"),
+                                                     appeal("A-1", "V-1", "2026-03-03")])])
+    assert ui.get("/gw/ui", follow_redirects=False).headers["location"] == "/gw/ui/"
+    assert ui.get("/gw/ui/", follow_redirects=False).headers["location"] == "/gw/ui/login"
+    answer = login(ui, "admin", "/gw")
+    assert answer.status_code == 303 and answer.headers["location"] == "/gw/ui/"
+    cookies = answer.headers.get_list("set-cookie")
+    assert cookies and all("Path=/gw/ui/" in c for c in cookies), cookies
+    pages = ["/gw/ui/", f"/gw/ui/?q={PHYSICIAN}", f"/gw/ui/physicians/{PHYSICIAN}?on=2026-03-10&recorded=violation",
+             "/gw/ui/due?year=2026", "/gw/ui/decisions?claim_id=C-1", "/gw/ui/decisions/none",
+             "/gw/ui/record/violation", "/gw/ui/record/nothing"]
+    token = token_of(ui.get("/gw/ui/").text)
+    published = ui.post("/gw/ui/publish", data={"csrf": token, "back": f"/ui/physicians/{PHYSICIAN}"})
+    seen: set[str] = set()
+    for text in [ui.get(path).text for path in pages] + [published.text]:
+        urls = URL.findall(text)
+        assert urls
+        seen.update(urls)
+    assert [u for u in seen if not u.startswith("/gw/ui/")] == []
+    assert f"/gw/ui/physicians/{PHYSICIAN}" in seen and "/gw/ui/static/ui.css" in seen
+    assert ui.get("/gw/ui/static/ui.css").status_code == 200
+    searched = ui.get("/gw/ui/decisions?decision_id=D-1", follow_redirects=False)
+    assert searched.headers["location"] == "/gw/ui/decisions/D-1"
+    row = {"id": "V-2", "physician_code": PHYSICIAN, "institution_code": SITE_A, "item": "19.1", "case_id": "C1",
+           "occurred_on": "2026-03-01", "scored_on": "2026-03-02", "basis_type": "audit", "basis_no": "稽核1",
+           "csrf": token}
+    recorded = ui.post("/gw/ui/record/violation", data=row, follow_redirects=False)
+    assert recorded.headers["location"] == f"/gw/ui/physicians/{PHYSICIAN}?recorded=violation"
+    out = ui.post("/gw/ui/logout", data={"csrf": token}, follow_redirects=False)
+    assert out.headers["location"] == "/gw/ui/login"
+    assert all("Path=/gw/ui/" in c for c in out.headers.get_list("set-cookie"))

@@ -13,9 +13,10 @@ import re
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from cache.snapshot_cache import UNREAD
@@ -29,7 +30,7 @@ from gateway.ui.access import PUBLISH, READ, WORKBENCH_ROLES, WRITE
 from gateway.ui.forms import FORMS, form_record, item_choices
 from gateway.ui.session import COOKIE, LOGIN_COOKIE, Sessions
 from gateway.ui.timeline import draw
-from gateway.ui.web import HEADERS, checked_form, key_digest, login_caller, page, viewer
+from gateway.ui.web import checked_form, key_digest, login_caller, page, redirect, root_of, viewer
 from gateway.ui.year import physician_year
 from rules.calendar import WorkingCalendar, china_calendar
 from rules.store.directory import find_physicians
@@ -75,8 +76,8 @@ def _back(target: object) -> str:
 
 
 @router.get("")
-async def root() -> Response:
-    return RedirectResponse("/ui/", status_code=308, headers=HEADERS)
+async def root(request: Request) -> Response:
+    return redirect(request, "/ui/", 308)
 
 
 @router.get("/login")
@@ -84,7 +85,7 @@ async def login_form(request: Request) -> Response:
     token = Sessions.login_token()
     response = page(request, "login.html", viewer=None, token=token, message=None)
     sessions: Sessions = request.app.state.ui_sessions
-    response.set_cookie(LOGIN_COOKIE, token, max_age=600, **sessions.cookie_options())  # type: ignore[arg-type]
+    sessions.set_cookie(response, LOGIN_COOKIE, token, 600, root_of(request))
     return response
 
 
@@ -103,10 +104,9 @@ async def login(request: Request) -> Response:
         log.info("workbench: %s of role %s may not use the workbench", caller.name, caller.role)
         return await _login_again(request, f"{caller.role} 角色的密钥不能使用工作台 (仅用于结算接口)。", 403)
     log.info("workbench: %s (%s) logged in", caller.name, caller.role)
-    response = RedirectResponse("/ui/", status_code=303, headers=HEADERS)
-    response.set_cookie(COOKIE, sessions.make(key_digest(key)), max_age=int(sessions.lifetime),
-                        **sessions.cookie_options())  # type: ignore[arg-type]
-    response.delete_cookie(LOGIN_COOKIE, **sessions.cookie_options())  # type: ignore[arg-type]
+    response = redirect(request, "/ui/")
+    sessions.set_cookie(response, COOKIE, sessions.make(key_digest(key)), int(sessions.lifetime), root_of(request))
+    sessions.drop_cookie(response, LOGIN_COOKIE, root_of(request))
     return response
 
 
@@ -114,7 +114,7 @@ async def _login_again(request: Request, message: str, status: int) -> Response:
     token = Sessions.login_token()
     response = page(request, "login.html", status, viewer=None, token=token, message=message)
     sessions: Sessions = request.app.state.ui_sessions
-    response.set_cookie(LOGIN_COOKIE, token, max_age=600, **sessions.cookie_options())  # type: ignore[arg-type]
+    sessions.set_cookie(response, LOGIN_COOKIE, token, 600, root_of(request))
     return response
 
 
@@ -122,8 +122,8 @@ async def _login_again(request: Request, message: str, status: int) -> Response:
 async def logout(request: Request) -> Response:
     checked_form(request, READ, await request.form())
     sessions: Sessions = request.app.state.ui_sessions
-    response = RedirectResponse("/ui/login", status_code=303, headers=HEADERS)
-    response.delete_cookie(COOKIE, **sessions.cookie_options())  # type: ignore[arg-type]
+    response = redirect(request, "/ui/login")
+    sessions.drop_cookie(response, COOKIE, root_of(request))
     return response
 
 
@@ -187,7 +187,7 @@ async def decisions(request: Request, claim_id: Annotated[str, Query(max_length=
                     decision_id: Annotated[str, Query(max_length=100)] = "") -> Response:
     seen = viewer(request, READ)
     if decision_id.strip():
-        return RedirectResponse(f"/ui/decisions/{decision_id.strip()}", status_code=303, headers=HEADERS)
+        return redirect(request, f"/ui/decisions/{quote(decision_id.strip(), safe='')}")
     state = _state(request)
     found: list[dict[str, Any]] = []
     if claim_id.strip() and state.archive is not None:
@@ -263,7 +263,7 @@ async def record(request: Request, kind: str) -> Response:
     log.info("workbench: key:%s recorded a %s", seen.name, kind)
     code = row.get("physician_code")
     if code:
-        return RedirectResponse(f"/ui/physicians/{code}?recorded={kind}", status_code=303, headers=HEADERS)
+        return redirect(request, f"/ui/physicians/{quote(code, safe='')}?recorded={kind}")
     return _form_page(request, seen, form, {}, [], kind)
 
 

@@ -2,9 +2,9 @@
 
 The session cookie (``drgate_ui``) holds the key's SHA-256 (never the key), the moment of login
 and a random nonce, signed with HMAC-SHA256 under ``DRGATE_UI_SECRET``; it is ``HttpOnly``,
-``SameSite=Strict``, scoped to ``/ui/`` and ``Secure`` when ``DRGATE_UI_SECURE_COOKIE`` is set.
-Every request looks the digest up among the keys the worker knows, so a revoked key's session
-ends with the key, at the next sync.
+``SameSite=Strict``, scoped to ``/ui/`` (under the root path a proxy serves drgate at), and
+``Secure`` when ``DRGATE_UI_SECURE_COOKIE`` is set.  Every request looks the digest up among the
+keys the worker knows, so a revoked key's session ends with the key, at the next sync.
 
 Forms carry a token against cross-site request forgery: bound to the session (HMAC of its nonce)
 on every page behind the login, and a double-submitted random token (cookie ``drgate_ui_login``
@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from starlette.responses import Response
 
 __all__ = ["COOKIE", "LOGIN_COOKIE", "Session", "Sessions"]
 
@@ -98,6 +99,12 @@ class Sessions:
     def login_token_ok(cookie: str | None, field: str | None) -> bool:
         return bool(cookie) and bool(field) and hmac.compare_digest(str(cookie).encode(), str(field).encode())
 
-    def cookie_options(self) -> dict[str, object]:
-        """What every cookie of the workbench is sent with."""
-        return {"path": PATH, "httponly": True, "samesite": "strict", "secure": self.secure}
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int, root: str) -> None:
+        """Send cookie ``name`` as every cookie of the workbench is sent, drgate served under ``root``
+        (``/gw``; "" at ``/``): the browser sends it back to the workbench's pages only."""
+        response.set_cookie(name, value, max_age=max_age, path=root + PATH, httponly=True, samesite="strict",
+                            secure=self.secure)
+
+    def drop_cookie(self, response: Response, name: str, root: str) -> None:
+        """Tell the browser to forget cookie ``name`` (sent by ``set_cookie`` under the same ``root``)."""
+        response.delete_cookie(name, path=root + PATH, httponly=True, samesite="strict", secure=self.secure)

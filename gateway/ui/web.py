@@ -1,7 +1,9 @@
 """The workbench's plumbing: templates, the logged-in viewer, refusals, and each page's headers.
 
 Every page is rendered by Jinja2 with autoescape on (HTML and SVG): whatever the store holds is
-shown as text, never as markup.  Every answer carries a Content-Security-Policy that allows
+shown as text, never as markup.  Every URL a page, a redirect or a cookie names starts with the
+root path a proxy serves drgate under (ASGI ``root_path``, uvicorn ``--root-path``): the pages'
+``root``, ``root_of`` and ``redirect``.  Every answer carries a Content-Security-Policy that allows
 nothing but drgate's own stylesheet (no script at all), is never cached and cannot be framed.
 """
 
@@ -19,7 +21,7 @@ from gateway.ui.access import Caller, KeyLookup, Viewer, may
 from gateway.ui.session import COOKIE, Session, Sessions
 from gateway.ui.words import REASONS, word
 
-__all__ = ["HEADERS", "environment", "login_caller", "page", "viewer"]
+__all__ = ["HEADERS", "environment", "login_caller", "page", "redirect", "root_of", "viewer"]
 
 HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -39,10 +41,21 @@ def environment() -> Environment:
     return env
 
 
+def root_of(request: Request) -> str:
+    """The prefix the browser sees before every path of drgate's (``/gw``), "" when served at ``/``."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` rendered with ``context`` and ``root`` (each URL in a template starts with it)."""
     env: Environment = request.app.state.ui_templates
-    body = env.get_template(template).render(**context)
+    body = env.get_template(template).render(root=root_of(request), **context)
     return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+
+def redirect(request: Request, path: str, status: int = 303) -> RedirectResponse:
+    """To ``path`` (``/ui/...``, as routed) where the browser finds it: under the root path."""
+    return RedirectResponse(root_of(request) + path, status_code=status, headers=HEADERS)
 
 
 def _keys(request: Request) -> KeyLookup | None:
@@ -73,7 +86,7 @@ def viewer(request: Request, need: str) -> Viewer:
     """Who is asking, if their key's role may do ``need``; else ``PageRefused`` (login, or 403)."""
     found = session_of(request)
     if found is None:
-        raise PageRefused(RedirectResponse("/ui/login", status_code=303, headers=HEADERS))
+        raise PageRefused(redirect(request, "/ui/login"))
     session, caller = found
     sessions: Sessions = request.app.state.ui_sessions
     seen = Viewer(caller.name.removeprefix("key:"), caller.role, sessions.form_token(session))
