@@ -1,9 +1,10 @@
 """The reason registry (``gateway.check.reasons``) is complete, and every other place a reason is
 named agrees with it: the city profiles' articles, the decision tables of docs/decision.md and
-README.md, docs/nhsa.md's rule table, and the OpenAPI document."""
+README.md, docs/nhsa.md's rule table, the OpenAPI document and the workbench's words."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from gateway.app import create_app
 from gateway.check import reasons
 from gateway.check.reasons import FAIL_MODE, PASS, REASONS, REJECT, Reason, codes
 from gateway.settings import Settings
+from gateway.ui.words import reason_why, word
 from rules.profiles import available_profiles, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +38,7 @@ def test_every_reason_declares_every_field(r: Reason) -> None:
     assert getattr(reasons, r.code.upper()) == r.code  # the hot path's constant
     assert r.decision in (PASS, REJECT, FAIL_MODE)
     assert CJK.search(r.zh) and r.en.strip()
+    assert CJK.search(r.label) and len(r.label) <= 8, "a reason needs its short Chinese name (the workbench's)"
     if r.decision == REJECT:
         assert r.article_key, "a rejection names its article (basis)"
     if r.decision == PASS:
@@ -113,3 +116,17 @@ def test_openapi_names_the_configured_profiles_articles(settings: Settings) -> N
     spec = create_app(settings.model_copy(update={"profile": "suzhou-2021-draft"})).openapi()
     table = spec["paths"]["/v1/claims/check"]["post"]["description"]
     assert "| `no_agreement` | reject | 苏州 第二条、第四条 |" in table
+
+
+@pytest.mark.parametrize("r", REASONS, ids=lambda r: r.code)
+def test_the_workbench_says_each_reason_in_the_registrys_words_without_a_citys_article(r: Reason) -> None:
+    assert word(r.code, "reason") == r.label and reason_why(r.code) == r.zh
+    # the article is the line's basis, from the configured city's profile: never one city's in the words
+    assert not re.search(r"衢州|苏州|第.{1,4}条", r.label + reason_why(r.code))
+
+
+def test_the_workbench_keeps_no_reason_table_of_its_own() -> None:
+    named = {(path.name, node.value) for path in sorted((ROOT / "gateway" / "ui").glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Constant) and node.value in codes()}
+    assert named == set()

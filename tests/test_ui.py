@@ -277,7 +277,7 @@ def test_a_decision_page_shows_each_line_and_why(ui: TestClient, sqlite_store: S
     Archiver(redis, keys.decisions, Archive(sqlite_store.engine), block_ms=0, batch=64).run(once=True)
     login(ui, "helpdesk")
     text = ui.get(f"/ui/decisions/{answer['decision_id']}").text
-    assert "部分拒付" in text and "未登记医师" in text and "医师代码不在医保医师库中" in text
+    assert "部分拒付" in text and "未登记医师" in text and "开单医生不在医保医师库" in text
     found = ui.get("/ui/decisions?claim_id=C-1").text
     assert answer["decision_id"] in found
 

@@ -10,8 +10,9 @@ they are checked"), or why a line passes.  Each one says here:
                  value is the answer's ``basis``; ``None``: the answer carries no article
     nhsa         the national platform's result (3101 ``rule_id``, ``sev_deg`` 严重程度) of a line
                  that is rejected for it; ``None``: the reason never rejects, never a result
-    zh, en       what it means, in Chinese (the platform's ``rule_name`` too) and in English:
-                 the OpenAPI document's description
+    label        its short Chinese name, what a person reads first (the workbench's pages)
+    zh, en       what it means, in Chinese (the platform's ``rule_name`` too; the workbench's why)
+                 and in English: the OpenAPI document's description
 
 The codes are also plain module-level strings (``SUSPENDED`` …) for the hot path and every
 module that names one; the tables of docs/decision.md, README and docs/nhsa.md are checked
@@ -85,6 +86,7 @@ class Reason:
     decision: str
     article_key: str | None
     nhsa: NhsaRule | None
+    label: str
     zh: str
     en: str
 
@@ -100,34 +102,34 @@ class Reason:
 #: record come after the obstacles they replace.
 REASONS: tuple[Reason, ...] = (
     Reason(INSTITUTION_SUSPENDED, 1, REJECT, INSTITUTION_SUSPENDED, NhsaRule("DRGATE-01", CLEAR_VIOLATION),
-           "定点医疗机构医保服务协议暂停期间",
+           "机构暂停", "定点医疗机构医保服务协议暂停期间",
            "the institution's 定点服务协议 is suspended (暂停)"),
     Reason(INSTITUTION_TERMINATED, 2, REJECT, INSTITUTION_TERMINATED, NhsaRule("DRGATE-07", CLEAR_VIOLATION),
-           "定点医疗机构医保服务协议已解除",
+           "机构解除", "定点医疗机构医保服务协议已解除",
            "the institution's 定点服务协议 is terminated (解除): its physicians' agreements there are dissolved"),
     Reason(UNKNOWN_PHYSICIAN, 3, REJECT, UNKNOWN_PHYSICIAN, NhsaRule("DRGATE-02", CLEAR_VIOLATION),
-           "开单医生不在医保医师库",
+           "未登记医师", "开单医生不在医保医师库",
            "the ordering physician is not in the registry at all"),
     Reason(DISQUALIFIED, 4, REJECT, DISQUALIFIED, NhsaRule("DRGATE-03", CLEAR_VIOLATION),
-           "开单医生医保医师资格已取消",
+           "取消资格", "开单医生医保医师资格已取消",
            "credit D in force: the physician's 医保医师资格 is cancelled"),
     Reason(TERMINATED, 5, REJECT, TERMINATED, NhsaRule("DRGATE-04", CLEAR_VIOLATION),
-           "开单医生医保医师服务协议已解除",
+           "解除协议", "开单医生医保医师服务协议已解除",
            "the physician's 医保医师服务协议 is terminated (解除) and no new agreement covers the day"),
     Reason(SUSPENDED, 6, REJECT, SUSPENDED, NhsaRule("DRGATE-05", CLEAR_VIOLATION),
-           "开单医生医保医师服务协议暂停期间",
+           "暂停协议", "开单医生医保医师服务协议暂停期间",
            "the physician's 医保医师服务协议 (or settlement) is suspended (暂停) on the day"),
     Reason(NO_AGREEMENT, 7, REJECT, NO_AGREEMENT, NhsaRule("DRGATE-06", CLEAR_VIOLATION),
-           "开单医生未与本定点医疗机构签订医保医师服务协议",
+           "无服务协议", "开单医生未与本定点医疗机构签订医保医师服务协议",
            "no agreement at this institution on that day"),
     Reason(OK, 8, PASS, None, None,
-           "开单医生医保医师服务协议有效",
+           "通过", "开单医生医保医师服务协议有效",
            "an agreement at this institution covers the day: the line may be paid"),
     Reason(EMERGENCY_EXEMPT, 9, PASS, EMERGENCY_EXEMPT, None,
-           "急诊、抢救，免于拒付",
+           "急诊抢救豁免", "急诊、抢救，免于拒付",
            "emergency or rescue (急诊、抢救) turns a rejection into a pass; `would_reject` names the reason replaced"),
     Reason(UNVERIFIED, 10, FAIL_MODE, None, NhsaRule("DRGATE-09", DOUBTFUL),
-           "开单医生医保医师状态暂无法核验",
+           "未核验", "开单医生医保医师状态暂无法核验",
            "the record could not be read (Redis down and the record not held, a corrupt record, "
            "a snapshot of another profile)"),
 )

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from gateway.errors import PageRefused
 from gateway.ui.access import Caller, KeyLookup, Viewer, may
 from gateway.ui.session import COOKIE, Session, Sessions
-from gateway.ui.words import REASONS, word
+from gateway.ui.words import reason_why, word
 
 __all__ = ["HEADERS", "environment", "login_caller", "page", "redirect", "root_of", "viewer"]
 
@@ -37,7 +37,7 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("gateway.ui", "templates"), autoescape=select_autoescape(("html", "svg")),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["word"] = word
-    env.globals["reason_why"] = lambda code: REASONS.get(code, ("", ""))[1]
+    env.globals["reason_why"] = reason_why
     return env
 
 
