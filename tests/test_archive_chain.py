@@ -19,7 +19,7 @@ from rules.store.archive.chain import ArchivedDecision, ArchivedFeedback, digest
 from rules.store.archive.reads import ArchiveReader
 from rules.store.archive.writes import Archive, partition_name
 from rules.store.scans import Store
-from rules.store.schema import decision_days, decision_feedback, decision_lines, decisions
+from rules.store.schema import decision_days, decision_feedback, decision_physicians, decisions
 
 DAY = 86_400
 
@@ -50,12 +50,25 @@ def test_altering_one_archived_line_in_sql_is_detected(store: Store) -> None:
     batch = entries(30, time.time())
     archive.insert(batch)
     victim = batch[17].decision_id
-    with store.engine.begin() as conn:  # an insider turns a rejection into a pass
-        conn.execute(decision_lines.update().where(decision_lines.c.decision_id == victim, decision_lines.c.n == 1)
-                     .values(decision="pass", reason="ok"))
+    with store.engine.begin() as conn:  # an insider turns a rejection into a pass (line 1 of the packed lines)
+        conn.execute(decisions.update().where(decisions.c.decision_id == victim).values(
+            lines=sa.func.replace(decisions.c.lines, '"reject","suspended"', '"pass","ok"')))
     mismatch = ArchiveReader(store.engine).verify(batch[0].day).mismatch
     assert mismatch is not None
     assert (mismatch.seq, mismatch.decision_id) == (18, victim)
+
+
+def test_a_physician_on_several_lines_of_a_decision_is_indexed_once(store: Store) -> None:
+    rows = [DecidedLine(str(k), "D0007" if k != 1 else "D0008", "pass", "ok", None, None, [], None) for k in range(4)]
+    result = ClaimResult("C-P", "pass", "id-physicians", {"version": 3}, True, rows)
+    parsed = parse_entry(decision_entry(time.time(), result, "v1", None))
+    assert isinstance(parsed, ArchivedDecision)
+    assert Archive(store.engine).insert([parsed]) == (1, 4)
+    with store.engine.connect() as conn:
+        assert sorted(conn.execute(sa.select(decision_physicians.c.physician_code)).scalars()) == ["D0007", "D0008"]
+    page = ArchiveReader(store.engine).by_physician("D0007", parsed.day, parsed.day)
+    assert [d["decision_id"] for d in page.decisions] == ["id-physicians"]
+    assert [line["physician_code"] for line in page.decisions[0]["lines"]] == ["D0007", "D0008", "D0007", "D0007"]
 
 
 def test_a_decision_removed_from_the_end_of_a_day_is_detected(store: Store) -> None:
@@ -63,7 +76,7 @@ def test_a_decision_removed_from_the_end_of_a_day_is_detected(store: Store) -> N
     batch = entries(10, time.time())
     archive.insert(batch)
     with store.engine.begin() as conn:
-        conn.execute(decision_lines.delete().where(decision_lines.c.decision_id == batch[-1].decision_id))
+        conn.execute(decision_physicians.delete().where(decision_physicians.c.decision_id == batch[-1].decision_id))
         conn.execute(decisions.delete().where(decisions.c.decision_id == batch[-1].decision_id))
     mismatch = ArchiveReader(store.engine).verify().mismatch
     assert mismatch is not None and "head" in mismatch.why
@@ -81,8 +94,8 @@ def test_retention_drops_whole_days_before_the_cutoff(store: Store) -> None:
         assert list(conn.execute(sa.select(decision_days.c.day)).scalars()) == [kept[0].day]
         if store.dialect == "postgresql":  # the day's partitions are gone, not emptied
             names = set(sa.inspect(conn).get_table_names())
-            assert partition_name("decision_lines", old[0].day) not in names
-            assert partition_name("decision_lines", kept[0].day) in names
+            assert partition_name("decision_physicians", old[0].day) not in names
+            assert partition_name("decision_physicians", kept[0].day) in names
     assert ArchiveReader(store.engine).verify().mismatch is None
 
 
@@ -114,8 +127,8 @@ def test_cli_shows_verifies_and_names_the_altered_decision(store: Store, monkeyp
     assert main(["decisions", "verify"]) == 0
     capsys.readouterr()
     with store.engine.begin() as conn:
-        conn.execute(decision_lines.update().where(decision_lines.c.decision_id == batch[1].decision_id)
-                     .values(basis="altered"))
+        conn.execute(decisions.update().where(decisions.c.decision_id == batch[1].decision_id)
+                     .values(lines=sa.func.replace(decisions.c.lines, "第二十一条", "altered")))
     assert main(["decisions", "verify"]) == 1
     assert f"decision 2 ({batch[1].decision_id})" in capsys.readouterr().err
     assert main(["decisions", "show", "nope"]) == 2
@@ -144,7 +157,7 @@ def test_a_lines_ban_until_is_archived_shown_and_chained(store: Store, monkeypat
     assert main(["decisions", "show", decision.decision_id]) == 0
     assert "2029-03-02" in capsys.readouterr().out
     with store.engine.begin() as conn:  # the ban shortened in SQL
-        conn.execute(decision_lines.update().values(ban_until=date(2026, 3, 3)))
+        conn.execute(decisions.update().values(lines=sa.func.replace(decisions.c.lines, "2029-03-02", "2026-03-03")))
     mismatch = ArchiveReader(store.engine).verify().mismatch
     assert mismatch is not None and mismatch.decision_id == decision.decision_id
 

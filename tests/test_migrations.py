@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from gateway.check.core import ClaimResult, DecidedLine
+from gateway.decisionlog.entries import decision_entry, parse_entry
 from rules.errors import StoreError
+from rules.store.archive.chain import DECISION_FIELDS, LINE_FIELDS, ArchivedDecision
 from rules.store.migrate import BASELINE, _config, current_revision, head_revision, upgrade
 from rules.store.scans import Store, metadata
+from rules.store.schema import decision_days, decisions
 
 
 def _tables(store: Store) -> set[str]:
@@ -114,3 +121,77 @@ def test_upgrade_from_0004_chains_the_feedback_archived_before(store: Store) -> 
         conn.execute(sa.text("UPDATE decision_feedback SET body = '{\"way\": \"modify\"}' WHERE feedback_id = 'f-2'"))
     mismatch = reader.verify().mismatch
     assert mismatch is not None and (mismatch.kind, mismatch.decision_id) == ("feedback", "f-2")
+
+
+def _archived_by_0006(conn: sa.Connection, dialect: str, days: list[date]) -> list[ArchivedDecision]:
+    """Decisions archived as revision 0006 kept them (a row a line), their chain computed as it was then."""
+    lines_0006 = sa.Table("decision_lines", sa.MetaData(), sa.Column("day", sa.Date), sa.Column("decision_id"),
+                          sa.Column("n"), sa.Column("line_id"), sa.Column("physician_code"),
+                          sa.Column("resolved_code"), sa.Column("service_day", sa.Date), sa.Column("decision"),
+                          sa.Column("reason"), sa.Column("basis"), sa.Column("until", sa.Date), sa.Column("flags"),
+                          sa.Column("would_reject"), sa.Column("refs"), sa.Column("ban_until", sa.Date))
+    dated = {"day", "service_day", "until", "ban_until", "service_from", "service_to"}
+    archived = []
+    for d, day in enumerate(days):
+        if dialect == "postgresql":
+            for table in ("decisions", "decision_lines", "decision_grounds"):
+                conn.execute(sa.text(f'CREATE TABLE "{table}_{day:%Y%m%d}" PARTITION OF "{table}" FOR VALUES '
+                                     f"FROM ('{day}') TO ('{day + timedelta(1)}')"))
+        at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp()
+        head = hashlib.sha256(f"drgate-decisions:{day.isoformat()}".encode()).hexdigest()
+        for i in range(3):
+            rows = [DecidedLine("1", "D0001", "pass", "ok", None, None, [], None),
+                    DecidedLine("2", "D0002", "reject", "terminated", "衢州 第二十一条", None, [], None,
+                                "2029-03-02" if i == 1 else None),
+                    DecidedLine("3", "D0001", "pass", "ok", None, None, ["stale"], None)]
+            result = ClaimResult(f"C-{d}-{i}", "partial", f"id-{d}-{i}", {"version": 3}, True, rows)
+            parsed = parse_entry(decision_entry(at + i, result, "v1", None))
+            assert isinstance(parsed, ArchivedDecision)
+            digest = hashlib.sha256(orjson.dumps([parsed.decision, [r[2:] if r[-1] is not None else r[2:-1]
+                                                                   for r in parsed.lines], []])).hexdigest()
+            head = hashlib.sha256(f"{head}{digest}".encode()).hexdigest()
+            values = dict(zip(DECISION_FIELDS, parsed.decision, strict=True))
+            conn.execute(decisions.insert().values(
+                {**{k: date.fromisoformat(v) if k in dated and v else v for k, v in values.items()},
+                 "seq": i + 1, "chain": head}))
+            conn.execute(lines_0006.insert(), [{k: date.fromisoformat(v) if k in dated and v else v
+                                                for k, v in zip(LINE_FIELDS, r, strict=True)} for r in parsed.lines])
+            archived.append(parsed)
+        conn.execute(decision_days.insert().values(day=day, count=3, head=head, feedback_count=0))
+    return archived
+
+
+def test_upgrade_from_0006_packs_the_lines_archived_before(store: Store) -> None:
+    """Lines archived a row each (revision 0006) are packed into their decision's row: every chain still
+    verifies, a lookup shows the same lines, the search by physician finds each decision once, and a
+    line altered after the upgrade is named."""
+    from rules.store.archive.reads import ArchiveReader
+
+    days = [date(2026, 11, 30), date(2026, 12, 1)]
+    with store.engine.begin() as conn:
+        command.downgrade(_config(conn), "0006")
+        archived = _archived_by_0006(conn, store.dialect, days)
+    assert upgrade(store.engine) == ("0006", head_revision())
+    partitions = {f"{t}_{day:%Y%m%d}" for t in ("decisions", "decision_physicians", "decision_grounds") for day in days}
+    assert [d for d in _differences(store)
+            if not (isinstance(d, tuple) and d[0] in ("remove_table", "remove_index")
+                    and (d[1].name if d[0] == "remove_table" else d[1].table.name) in partitions)] == []
+    reader = ArchiveReader(store.engine)
+    result = reader.verify()
+    assert (result.days, result.decisions, result.mismatch) == (2, 6, None)
+    found = reader.decision("id-1-1")
+    assert found is not None
+    assert [(line["n"], line["physician_code"], line["reason"], line["flags"], line["ban_until"])
+            for line in found["lines"]] == [(0, "D0001", "ok", [], None), (1, "D0002", "terminated", [], "2029-03-02"),
+                                            (2, "D0001", "ok", ["stale"], None)]
+    assert found["lines"][1]["basis"] == "衢州 第二十一条" and found["claim_id"] == "C-1-1"
+    page = reader.by_physician("D0001", days[1], days[1])
+    assert [d["decision_id"] for d in page.decisions] == [d.decision_id for d in archived[3:]]
+    with store.engine.begin() as conn:
+        conn.execute(decisions.update().where(decisions.c.decision_id == "id-0-2").values(
+            lines=sa.func.replace(decisions.c.lines, '"terminated"', '"ok"')))
+    mismatch = reader.verify().mismatch
+    assert mismatch is not None and (mismatch.day, mismatch.seq, mismatch.decision_id) == (days[0], 3, "id-0-2")
+    with store.engine.begin() as conn:  # and back down: a row a line again
+        command.downgrade(_config(conn), "0006")
+        assert conn.execute(sa.text("SELECT count(*) FROM decision_lines")).scalar_one() == 18

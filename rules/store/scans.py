@@ -251,6 +251,10 @@ class Store:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # 16 KiB pages for a new file (one made before keeps its own until VACUUM): a WITHOUT ROWID row
+    # past ~1 KB of a 4 KiB page spills into overflow pages, and an archived decision's row holds its
+    # lines (a 20-line claim's ~1.6 KB: 311 bytes a line on disk at 4 KiB, 177 at 16 KiB; BENCHMARKS.md).
+    cur.execute("PRAGMA page_size=16384")
     cur.execute("PRAGMA journal_mode=WAL")  # readers (the sync) never block an import
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")

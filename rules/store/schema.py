@@ -12,7 +12,7 @@ __all__ = [
     "KEYS", "ROLES", "agreements", "api_keys", "appeals", "changes", "credits", "institution_sanctions",
     "institutions", "metadata", "notices", "physician_aliases", "physicians", "record_history",
     "restoration_requests", "revocations", "sanctions", "violations",
-    "ARCHIVE_TABLES", "PARTITIONED", "decision_days", "decision_feedback", "decision_grounds", "decision_lines",
+    "ARCHIVE_TABLES", "PARTITIONED", "decision_days", "decision_feedback", "decision_grounds", "decision_physicians",
     "decisions",
 ]
 
@@ -182,11 +182,13 @@ KEYS: dict[str, tuple[str, ...]] = {
 
 
 # The decision archive: what ``drgate decisions archive`` moves out of the decision log
-# (``gateway.decisionlog.entries``): a row a decision, a row a line, a row per record that decided a
-# line (``grounds``, as the snapshot held it), the feedback callers sent on decisions, and a row a day
-# holding its hash chain's head.
+# (``gateway.decisionlog.entries``): a row a decision holding its lines packed, a row per distinct
+# physician of a decision (the search's index), a row per record that decided a line (``grounds``,
+# as the snapshot held it), the feedback callers sent on decisions, and a row a day holding its hash
+# chain's head.  A row a line (revisions 0004-0006) was the archiver's cost: one row a decision
+# divides the rows written by the lines a claim (BENCHMARKS.md).
 #
-# On PostgreSQL ``decisions``, ``decision_lines`` and ``decision_grounds`` are partitioned by ``day``
+# On PostgreSQL ``decisions``, ``decision_physicians`` and ``decision_grounds`` are partitioned by ``day``
 # (the Asia/Shanghai day the decision was received): the archiver creates each day's partitions
 # ahead, and retention drops them (``DROP TABLE``, no vacuum).  Every key leads with ``day``, as a
 # partitioned table's keys must: a decision always lands on the day of its own ``at``, so
@@ -218,32 +220,22 @@ decisions = sa.Table(
     sa.Column("snapshot_version", sa.BigInteger),
     sa.Column("line_count", sa.Integer, nullable=False),
     sa.Column("chain", sa.String(64), nullable=False),  # sha256(previous chain + this decision's digest)
+    # Its lines, packed (revision 0007): a JSON array of one array a line in LINE_FIELDS' order
+    # from ``n`` (``rules.store.archive.chain``), the very bytes the decision's digest covers.
+    sa.Column("lines", sa.Text, nullable=False, server_default="[]"),
     sa.Index("ix_decisions_decision_id", "decision_id"),
     sa.Index("ix_decisions_claim_id", "claim_id"),
     postgresql_partition_by=BY_DAY,
     sqlite_with_rowid=False,  # SQLite: clustered on the key, one B-tree fewer to write
 )
-decision_lines = sa.Table(
-    "decision_lines",
+decision_physicians = sa.Table(  # the search by physician's index: a row per distinct code per decision
+    "decision_physicians",
     metadata,
+    sa.Column("physician_code", _code, primary_key=True),  # as sent on one of the decision's lines
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("decision_id", _id, primary_key=True),
-    sa.Column("n", sa.Integer, primary_key=True),  # the line's position in the claim, from 0
-    sa.Column("line_id", _id, nullable=False),
-    sa.Column("physician_code", _code, nullable=False),  # as sent
-    sa.Column("resolved_code", _code),  # the 医保医师代码 it resolved to, when another
-    sa.Column("service_day", sa.Date),  # the line's own service day, when not the claim's
-    sa.Column("decision", sa.String(8), nullable=False),
-    sa.Column("reason", sa.String(32), nullable=False),
-    sa.Column("basis", sa.String(200)),
-    sa.Column("until", sa.Date),
-    sa.Column("flags", sa.String(64), nullable=False),  # comma-separated
-    sa.Column("would_reject", sa.String(32)),
-    sa.Column("refs", sa.String(400), nullable=False),  # comma-separated refs of decision_grounds
-    sa.Column("ban_until", sa.Date),  # a termination's ban end that binds (rejections only; revision 0005)
-    sa.Index("ix_decision_lines_physician", "physician_code", "day"),
     postgresql_partition_by=BY_DAY,
-    sqlite_with_rowid=False,  # SQLite: clustered on the key, one B-tree fewer to write
+    sqlite_with_rowid=False,  # SQLite: the key is the row, one B-tree
 )
 decision_grounds = sa.Table(
     "decision_grounds",
@@ -285,5 +277,5 @@ decision_days = sa.Table(
 )
 
 #: Tables partitioned by day on PostgreSQL, parents of ``<table>_<yyyymmdd>`` partitions.
-PARTITIONED = (decisions, decision_lines, decision_grounds)
+PARTITIONED = (decisions, decision_physicians, decision_grounds)
 ARCHIVE_TABLES = (*PARTITIONED, decision_feedback, decision_days)

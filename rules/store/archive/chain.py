@@ -2,7 +2,9 @@
 
 A decision's *digest* is the SHA-256 of its rows in one canonical form (every column but the
 chain's own, lines in order, grounds by ref, dates ISO); its *chain* is
-``sha256(previous chain + digest)``, the first one chained to ``genesis(day)``.  The day's last
+``sha256(previous chain + digest)``, the first one chained to ``genesis(day)``.  A decision's lines
+are stored packed in its row (``pack_lines``: the canonical form itself), so archiving hashes bytes
+already made and ``verify`` hashes the column as read.  The day's last
 chain and length are kept in ``decision_days``.  Changing, adding or removing any archived
 decision, line or ground of a day breaks every chain from that decision on: ``drgate decisions
 verify`` recomputes them and names the first that does not match.  Feedback (3103) has a chain of
@@ -24,7 +26,8 @@ from typing import Any
 import orjson
 
 __all__ = ["DECISION_FIELDS", "FEEDBACK_FIELDS", "GROUND_FIELDS", "LINE_FIELDS", "ArchivedDecision", "ArchivedFeedback",
-           "Row", "digest", "digest_of_rows", "feedback_digest", "feedback_genesis", "genesis", "link"]
+           "Row", "digest", "digest_of_rows", "digest_packed", "feedback_digest", "feedback_genesis", "genesis", "link",
+           "pack_lines", "unpack_lines"]
 
 #: Columns of a decision's row covered by its digest, in order; the row is stored with ``seq`` and
 #: ``chain`` after them (the chain itself).
@@ -65,18 +68,38 @@ def _iso(v: Any) -> Any:
     return v.isoformat() if isinstance(v, date) else v
 
 
+def pack_lines(lines: Iterable[Row]) -> bytes:
+    """A decision's lines as the archive keeps them (``decisions.lines``): one JSON array, a line's
+    fields from ``n`` on, ``ban_until`` only when set.  The digest covers these very bytes."""
+    return orjson.dumps([r[2:] if r[_BAN_UNTIL] is not None else r[2:_BAN_UNTIL] for r in lines])
+
+
+def unpack_lines(packed: str | bytes) -> list[dict[str, Any]]:
+    """The packed lines as rows (mappings of LINE_FIELDS from ``n``; ``ban_until`` None when absent)."""
+    names = LINE_FIELDS[2:]
+    return [dict(zip(names, (*line, None) if len(line) < len(names) else line, strict=True))
+            for line in orjson.loads(packed)]
+
+
+def digest_packed(decision: Row, packed: bytes, grounds: Iterable[Row]) -> str:
+    """The decision's digest: of ``[decision, lines, grounds]`` as one compact JSON array, joined
+    from the bytes already made (orjson writes no spaces, so the join is that array's encoding)."""
+    return hashlib.sha256(b"".join((b"[", orjson.dumps(decision), b",", packed, b",",
+                                    orjson.dumps([g[2:] for g in grounds]), b"]"))).hexdigest()
+
+
 def digest(decision: Row, lines: Iterable[Row], grounds: Iterable[Row]) -> str:
     """The decision's digest from its rows (lines in order, grounds by ref), as inserted."""
-    return hashlib.sha256(orjson.dumps([decision, [r[2:] if r[_BAN_UNTIL] is not None else r[2:_BAN_UNTIL]
-                                                   for r in lines], [g[2:] for g in grounds]])).hexdigest()
+    return digest_packed(decision, pack_lines(lines), grounds)
 
 
-def digest_of_rows(decision: Mapping[str, Any], lines: Iterable[Mapping[str, Any]],
-                   grounds: Iterable[Mapping[str, Any]]) -> str:
-    """The same digest from rows read back (mappings, dates as ``date``)."""
-    return digest(tuple(_iso(decision[f]) for f in DECISION_FIELDS),
-                  [tuple(_iso(r[f]) for f in LINE_FIELDS) for r in sorted(lines, key=lambda r: int(r["n"]))],
-                  [tuple(_iso(g[f]) for f in GROUND_FIELDS) for g in sorted(grounds, key=lambda g: str(g["ref"]))])
+def digest_of_rows(decision: Mapping[str, Any], grounds: Iterable[Mapping[str, Any]]) -> str:
+    """The same digest from a decision's row read back (its ``lines`` as stored) and its grounds."""
+    packed = decision["lines"]
+    by_ref = sorted(grounds, key=lambda g: str(g["ref"]))
+    return digest_packed(tuple(_iso(decision[f]) for f in DECISION_FIELDS),
+                         packed.encode() if isinstance(packed, str) else packed,
+                         [tuple(_iso(g[f]) for f in GROUND_FIELDS) for g in by_ref])
 
 
 def genesis(day: date) -> str:

@@ -18,13 +18,21 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from rules.store.archive.chain import digest_of_rows, feedback_digest, feedback_genesis, genesis, link
+from rules.store.archive.chain import (
+    LINE_FIELDS,
+    digest_of_rows,
+    feedback_digest,
+    feedback_genesis,
+    genesis,
+    link,
+    unpack_lines,
+)
 from rules.store.schema import (
     credits,
     decision_days,
     decision_feedback,
     decision_grounds,
-    decision_lines,
+    decision_physicians,
     decisions,
     institution_sanctions,
     revocations,
@@ -33,10 +41,11 @@ from rules.store.schema import (
 
 __all__ = ["ArchiveReader", "Mismatch", "Page", "VerifyResult"]
 
-_EXPORT_FIELDS = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids", "institution_code",
-                  "service_from", "service_to", "claim_decision", "enforced", "fail_mode", "profile", "snapshot_id",
-                  "snapshot_generation", "snapshot_version", "n", "line_id", "physician_code", "resolved_code",
-                  "service_day", "decision", "reason", "basis", "until", "flags", "would_reject", "refs", "ban_until")
+#: The decision's columns of an exported line, before the line's own (LINE_FIELDS from ``n``).
+_EXPORT_DECISION = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids", "institution_code",
+                    "service_from", "service_to", "decision", "enforced", "fail_mode", "profile", "snapshot_id",
+                    "snapshot_generation", "snapshot_version")
+_EXPORT_FIELDS = (*_EXPORT_DECISION[:10], "claim_decision", *_EXPORT_DECISION[11:], *LINE_FIELDS[2:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +95,13 @@ class ArchiveReader:
     def by_physician(self, code: str, start: date, end: date, cursor: str | None = None,
                      limit: int = 50) -> Page:
         """Decisions with a line of ``code`` received from ``start`` to ``end`` (inclusive), oldest first."""
-        q = (sa.select(decision_lines.c.day, decision_lines.c.decision_id).distinct()
-             .where(decision_lines.c.physician_code == code, decision_lines.c.day >= start,
-                    decision_lines.c.day <= end))
+        p = decision_physicians.c
+        q = sa.select(p.day, p.decision_id).where(p.physician_code == code, p.day >= start, p.day <= end)
         if cursor:
             after_day, _, after_id = cursor.partition("/")
-            q = q.where(sa.tuple_(decision_lines.c.day, decision_lines.c.decision_id)
+            q = q.where(sa.tuple_(p.day, p.decision_id)
                         > sa.tuple_(sa.literal(date.fromisoformat(after_day)), sa.literal(after_id)))
-        q = q.order_by(decision_lines.c.day, decision_lines.c.decision_id).limit(limit + 1)
+        q = q.order_by(p.day, p.decision_id).limit(limit + 1)
         with self.engine.connect() as conn:
             keys = conn.execute(q).all()
             found = []
@@ -105,8 +113,7 @@ class ArchiveReader:
         return Page(found, f"{keys[limit - 1][0].isoformat()}/{keys[limit - 1][1]}" if more else None)
 
     def _whole(self, conn: Connection, row: Any) -> dict[str, Any]:
-        key = (decision_lines.c.day == row.day, decision_lines.c.decision_id == row.decision_id)
-        lines = [_plain(r) for r in conn.execute(sa.select(decision_lines).where(*key).order_by(decision_lines.c.n))]
+        lines = unpack_lines(row.lines)
         grounds = [_plain(r) for r in conn.execute(sa.select(decision_grounds).where(
             decision_grounds.c.day == row.day, decision_grounds.c.decision_id == row.decision_id)
             .order_by(decision_grounds.c.ref))]
@@ -116,7 +123,6 @@ class ArchiveReader:
         for line in lines:
             line["flags"] = line["flags"].split(",") if line["flags"] else []
             line["refs"] = line["refs"].split(",") if line["refs"] else []
-            del line["day"], line["decision_id"]
         feedback = [{**_plain(f), "body": orjson.loads(f.body)} for f in conn.execute(
             sa.select(decision_feedback).where(decision_feedback.c.decision_id == row.decision_id)
             .order_by(decision_feedback.c.received_at))]
@@ -174,11 +180,7 @@ class ArchiveReader:
             if not rows:
                 break
             ids = [r.decision_id for r in rows]
-            lines: dict[str, list[Any]] = {i: [] for i in ids}
             grounds: dict[str, list[Any]] = {i: [] for i in ids}
-            for r in conn.execute(sa.select(decision_lines).where(decision_lines.c.day == day,
-                                                                  decision_lines.c.decision_id.in_(ids))):
-                lines[r.decision_id].append(r._mapping)
             for r in conn.execute(sa.select(decision_grounds).where(decision_grounds.c.day == day,
                                                                     decision_grounds.c.decision_id.in_(ids))):
                 grounds[r.decision_id].append(r._mapping)
@@ -186,7 +188,7 @@ class ArchiveReader:
                 if r.seq != seq + 1:
                     return seq, Mismatch(day, seq + 1, None, f"decision number {seq + 1} of the day is missing")
                 seq = r.seq
-                head = link(head, digest_of_rows(dict(r._mapping), lines[r.decision_id], grounds[r.decision_id]))
+                head = link(head, digest_of_rows(dict(r._mapping), grounds[r.decision_id]))
                 if head != r.chain:
                     return seq - 1, Mismatch(day, seq, r.decision_id, "its rows or chain were changed")
         if head_row is None or (head_row._mapping["count"], head_row.head) != (seq, head):
@@ -226,15 +228,13 @@ class ArchiveReader:
         return n
 
     def _export_rows(self, conn: Connection, start: date, end: date) -> Iterator[tuple[Any, ...]]:
-        d, ln = decisions.c, decision_lines.c
+        columns = [decisions.c[name] for name in _EXPORT_DECISION]
+        width = len(LINE_FIELDS) - 2
         day = start
         while day <= end:  # a day at a time: one partition each on PostgreSQL
-            q = (sa.select(d.day, d.decision_id, d.received_at, d.front, d.caller, d.claim_id, d.mdtrt_ids,
-                           d.institution_code, d.service_from, d.service_to, d.decision, d.enforced, d.fail_mode,
-                           d.profile, d.snapshot_id, d.snapshot_generation, d.snapshot_version, ln.n, ln.line_id,
-                           ln.physician_code, ln.resolved_code, ln.service_day, ln.decision, ln.reason, ln.basis,
-                           ln.until, ln.flags, ln.would_reject, ln.refs, ln.ban_until)
-                 .join(decision_lines, sa.and_(ln.day == d.day, ln.decision_id == d.decision_id))
-                 .where(d.day == day).order_by(d.seq, ln.n))
-            yield from (tuple(r) for r in conn.execution_options(yield_per=5000).execute(q))
+            q = sa.select(*columns, decisions.c.lines).where(decisions.c.day == day).order_by(decisions.c.seq)
+            for r in conn.execution_options(yield_per=2000).execute(q):
+                head = tuple(v.isoformat() if isinstance(v, date) else v for v in r[:-1])
+                for line in orjson.loads(r[-1]):
+                    yield (*head, *line, *([None] * (width - len(line))))
             day += timedelta(1)

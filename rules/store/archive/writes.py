@@ -1,7 +1,8 @@
 """The decision archive's writes: idempotent inserts with the day's hash chain, partitions, retention.
 
 ``Archive.insert`` takes a batch of decisions (and feedback) read from the decision log and
-commits them in one transaction: a decision already archived (the same ``decision_id`` on its
+commits them in one transaction, a row a decision with its lines packed (``chain.pack_lines``, the
+bytes its digest covers) and a row per distinct physician of its lines (the search's index): a decision already archived (the same ``decision_id`` on its
 day) is skipped, so a batch delivered twice (an archiver killed before its acknowledgement, two
 archivers claiming the same entries) is archived once.  Each day's chain head is locked for the
 transaction (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer), so concurrent
@@ -29,15 +30,15 @@ from sqlalchemy.engine import Connection, Engine
 from rules.store.archive.chain import (
     DECISION_FIELDS,
     GROUND_FIELDS,
-    LINE_FIELDS,
     ArchivedDecision,
     ArchivedFeedback,
     Row,
-    digest,
+    digest_packed,
     feedback_digest,
     feedback_genesis,
     genesis,
     link,
+    pack_lines,
 )
 from rules.store.schema import (
     PARTITIONED,
@@ -52,8 +53,10 @@ log = logging.getLogger(__name__)
 
 #: pg_advisory_xact_lock key serialising partition DDL between archivers ("drgdec" in ASCII).
 _PARTITION_LOCK = 0x647267646563
-_DECISION_COLUMNS = (*DECISION_FIELDS, "seq", "chain")
-#: SQLite page cache of the archiver's connection, KiB: the line table's and its index's hot pages.
+_DECISION_COLUMNS = (*DECISION_FIELDS, "seq", "chain", "lines")
+_PHYSICIAN_COLUMNS = ("physician_code", "day", "decision_id")
+_CODE = 4  # a line row's physician_code (chain.LINE_FIELDS)
+#: SQLite page cache of the archiver's connection, KiB: the decisions' and the physician index's hot pages.
 _SQLITE_CACHE_KIB = 65536
 
 
@@ -67,7 +70,7 @@ class Archive:
         self.postgres = engine.dialect.name == "postgresql"
         self._partitioned: set[date] = set()  # days whose partitions this process knows exist
         self._sql = {"decisions": self._rows_sql("decisions", _DECISION_COLUMNS),
-                     "decision_lines": self._rows_sql("decision_lines", LINE_FIELDS),
+                     "decision_physicians": self._rows_sql("decision_physicians", _PHYSICIAN_COLUMNS),
                      "decision_grounds": self._rows_sql("decision_grounds", GROUND_FIELDS)}
 
     def _insert(self, table: sa.Table) -> Any:
@@ -88,8 +91,8 @@ class Archive:
         """Rows as tuples straight to the driver: SQLAlchemy's per-value processing cost more than
         SQLite's inserts (measured: 2.1 s of 4.4 s for 60,000 lines).  On PostgreSQL every table is
         copied (``COPY``) into the day's partition itself (no routing of each row): only decisions
-        this transaction found not archived, under the day's lock, and their lines and grounds, so
-        no conflict can arise there."""
+        this transaction found not archived, under the day's lock, and their physicians and grounds,
+        so no conflict can arise there."""
         raw: Any = conn.connection.dbapi_connection
         with contextlib.closing(raw.cursor()) as cursor:
             if self.postgres:
@@ -186,26 +189,31 @@ class Archive:
         ids = [d.decision_id for d in batch]
         known = self._archived(conn, day, ids)
         rows: list[Row] = []
-        lines: list[Row] = []
+        physicians: list[Row] = []
         grounds: list[Row] = []
+        lines = 0
+        iso = day.isoformat()
         for d in batch:
             key = d.decision_id
             if key in known:
                 continue
             known.add(key)
             count += 1
-            head = link(head, digest(d.decision, d.lines, d.grounds))
-            rows.append((*d.decision, count, head))
-            lines.extend(d.lines)
+            packed = pack_lines(d.lines)
+            head = link(head, digest_packed(d.decision, packed, d.grounds))
+            rows.append((*d.decision, count, head, packed.decode()))
+            # One index row per distinct code: a claim's lines mostly share a few physicians.
+            physicians.extend((code, iso, key) for code in dict.fromkeys(r[_CODE] for r in d.lines))
+            lines += len(d.lines)
             grounds.extend(d.grounds)
         if not rows:
             return 0, 0, count, head
         self._write_rows(conn, "decisions", day, _DECISION_COLUMNS, rows)
-        if lines:
-            self._write_rows(conn, "decision_lines", day, LINE_FIELDS, lines)
+        if physicians:
+            self._write_rows(conn, "decision_physicians", day, _PHYSICIAN_COLUMNS, physicians)
         if grounds:
             self._write_rows(conn, "decision_grounds", day, GROUND_FIELDS, grounds)
-        return len(rows), len(lines), count, head
+        return len(rows), lines, count, head
 
     def _insert_feedback(self, conn: Connection, batch: list[ArchivedFeedback], count: int,
                          head: str) -> tuple[int, str]:
