@@ -2,9 +2,10 @@
 
 ``Archive.insert`` takes a batch of decisions (and feedback) read from the decision log and
 commits them in one transaction, a row a decision with its lines packed (``chain.pack_lines``, the
-bytes its digest covers) and a row per distinct physician of its lines (the search's index): a decision already archived (the same ``decision_id`` on its
-day) is skipped, so a batch delivered twice (an archiver killed before its acknowledgement, two
-archivers claiming the same entries) is archived once.  Each day's chain head is locked for the
+bytes its digest covers) and a row per distinct physician of its lines (the search's index): a
+decision already archived (the same ``decision_id`` on its day) is skipped, so a batch delivered
+twice (an archiver killed before its acknowledgement, two archivers claiming the same entries)
+is archived once.  Each day's chain head is locked for the
 transaction (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer), so concurrent
 archivers extend a day's chain one after the other.  Every insert also says ``ON CONFLICT DO
 NOTHING``, on both engines.
