@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ import sqlalchemy as sa
 
 from cache.keys import Keys
 from cache.sync import Syncer
+from gateway.cli.demo import write_demo_data
 from gateway.settings import Settings
 from rules.profiles import Profile, load_profile
+from rules.store.importer import import_files
 from rules.store.scans import Store
+from tests.gate import Gate, Write
 
 POSTGRES_URL = os.environ.get("DRGATE_TEST_POSTGRES_URL")
 
@@ -141,3 +145,17 @@ def fix_syncer(redis: redis.Redis, keys: Keys, store: Store, profile: Profile) -
 def fix_settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
     return Settings(redis_url=redis_url, redis_prefix=prefix, store_url=f"sqlite:///{tmp_path / 'store.db'}",
                     var_dir=str(tmp_path / "var"), poll_interval=0.1)
+
+
+@pytest.fixture(name="published")
+def fix_published(sqlite_store: Store, redis: redis.Redis, keys: Keys, profile: Profile, tmp_path: Path) -> None:
+    """The demo data (``drgate demo``'s, dated today) in the SQLite store, published by a full sync."""
+    import_files(sqlite_store, profile, [write_demo_data(tmp_path / "demo.jsonl", date.today())])
+    Syncer(redis, keys, sqlite_store, profile).full()
+
+
+@pytest.fixture(name="gate")
+def fix_gate(store: Store, syncer: Syncer, redis: redis.Redis, keys: Keys, profile: Profile, write_jsonl: Write,
+             settings: Settings) -> Gate:
+    """The test's store and an in-process checker of what it publishes (tests/gate.py)."""
+    return Gate(store, syncer, redis, keys, profile, write_jsonl, settings)

@@ -17,6 +17,10 @@ OK, SUSPENDED, TERMINATED, DISQUALIFIED, NO_AGREEMENT, UNKNOWN = (
     "D330802000001", "D330802000002", "D330802000003", "D330802000004", "D330802000005", "D330802000099")
 VISIT = "330800G0000123456789"
 
+ENVELOPE_FIELDS = {"infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output"}
+RESULT_FIELDS = {"jr_id", "rule_id", "rule_name", "vola_cont", "patn_id", "mdtrt_id", "judge_result_detail_dtos",
+                 "vola_amt", "vola_amt_stas", "sev_deg", "vola_evid", "vola_bhvr_type", "task_id"}
+
 
 def gateway(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
@@ -95,3 +99,13 @@ def analysis(encounters: list[dict[str, Any]], trig_scen: str = "2", rule_ids: A
         "patn_id": patient, "patn_name": "", "gend": "1", "brdy": "1980-01-01", "poolarea": "330802",
         "curr_mdtrt_id": encounters[0]["mdtrt_id"] if encounters else "", "fsi_encounter_dtos": encounters,
     }], "rule_ids": rule_ids, "trig_scen": trig_scen, "syscode": "HIS"}}
+
+
+def post(client: TestClient, infno: str, lines: list[dict[str, Any]], institution: str = HOSPITAL) -> Any:
+    reply = client.post(f"/nhsa/{infno}", json=envelope(infno, lines, institution))
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def rules_of(body: Any) -> list[str]:
+    return [r["rule_id"] for r in body["output"]["result"]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +12,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from cache.keys import Keys
-from cache.sync import Syncer
-from gateway.app import create_app
-from gateway.check.status import CHINA
-from gateway.cli.demo import DEMO, HOSPITAL, write_demo_data
-from gateway.connections import open_store
+from gateway.cli.demo import DEMO, HOSPITAL
 from gateway.settings import Settings
-from rules.profiles import load_profile
-from rules.store.importer import import_files
-
-TODAY = datetime.now(CHINA).date()
-
-
-def publish_demo(settings: Settings, tmp_path: Path) -> Syncer:
-    store = open_store(settings)
-    store.init()
-    profile = load_profile(settings.profile)
-    import_files(store, profile, [write_demo_data(tmp_path / "demo.jsonl", TODAY)])
-    syncer = Syncer(redis.Redis.from_url(settings.redis_url_value() or ""), Keys(settings.redis_prefix), store,
-                    profile)
-    syncer.full()
-    return syncer
-
-
-def client_for(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+from tests.claims import TODAY, claim, client_for, publish_demo
 
 
 @pytest.fixture(name="api")
@@ -44,14 +22,6 @@ def fix_api(settings: Settings, tmp_path: Path, redis: redis.Redis) -> Iterator[
     publish_demo(settings, tmp_path)
     with client_for(settings) as client:
         yield client
-
-
-def claim(*codes: str, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"claim_id": "C-1", "institution_code": HOSPITAL, "service_date": TODAY.isoformat(),
-                            "med_type": "11", "lines": [{"line_id": str(i), "physician_code": c}
-                                                        for i, c in enumerate(codes, 1)]}
-    body.update(extra)
-    return body
 
 
 def test_each_demo_physician_gets_its_reason(api: TestClient) -> None:

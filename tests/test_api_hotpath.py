@@ -16,7 +16,7 @@ from gateway.api.hotpath import GatewayApp
 from gateway.api.v1 import CHECK_PATH, MAX_BODY
 from gateway.cli.demo import DEMO
 from gateway.settings import Settings
-from tests.test_api import claim, client_for, publish_demo
+from tests.claims import claim, client_for, publish_demo
 
 
 @pytest.fixture(name="api")

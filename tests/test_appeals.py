@@ -17,8 +17,8 @@ from rules.profiles import load_profile
 from rules.store.importer import import_files
 from rules.store.report import evaluate_store
 from rules.store.scans import Store
+from tests.calendars import package_only, with_override
 from tests.rows import PHYSICIAN, SITE_A, Row, agreement, appeal, notice, registry, violation
-from tests.test_calendar_overrides import package_only, with_override
 
 QUZHOU = load_profile("quzhou-2020")
 SUZHOU = load_profile("suzhou-2021-draft")

@@ -14,6 +14,7 @@ import pytest
 from rules.errors import ImportFileError
 from rules.profiles import Profile, load_profile
 from rules.store.importer import import_files
+from tests.gate import Gate, Write
 from tests.rows import (
     PHYSICIAN,
     SITE_A,
@@ -26,7 +27,6 @@ from tests.rows import (
     sanction,
     violation,
 )
-from tests.test_rules_integration import Gate, Write, fix_gate  # noqa: F401 (the gate fixture)
 
 QUZHOU = load_profile("quzhou-2020")
 SUZHOU = load_profile("suzhou-2021-draft")

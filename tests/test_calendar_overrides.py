@@ -13,35 +13,18 @@ import pytest
 
 from cache.sync import Syncer
 from gateway.observe.metrics import write_sync_metrics
-from rules.calendar import WorkingCalendar, package_last_year, restore_suspensions
+from rules.calendar import package_last_year, restore_suspensions
 from rules.calendar_file import load_overrides, parse_overrides
 from rules.errors import CalendarError
 from rules.model import OPEN_END, Sanction
 from rules.profiles import Profile
 from rules.store.importer import import_files
 from rules.store.scans import Store
+from tests.calendars import package_only, with_override
 from tests.factories import n
 from tests.rows import agreement, registry, sanction
 
 WINDOW = 7  # 衢州 第二十二条 暂停期满前 7 个工作日内
-
-MADE_UP_2027 = """
-[2027]
-notice = "made up for the tests; not the State Council's schedule"
-days_off = ["2027-01-01", "2027-01-04", "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08",
-            "2027-02-09", "2027-02-10", "2027-02-11", "2027-02-12"]
-working_days = ["2027-01-09", "2027-02-13"]
-"""
-
-
-def package_only() -> WorkingCalendar:
-    # Pinned to 2026 so that the tests hold once a release of the package carries 2027.
-    return WorkingCalendar(known_through=2026)
-
-
-def with_override() -> WorkingCalendar:
-    return WorkingCalendar(overrides=parse_overrides(MADE_UP_2027, "made-up.toml"), known_through=2026)
-
 
 def test_the_package_carries_2026s_adjusted_working_days() -> None:
     assert package_last_year() >= 2026

@@ -16,9 +16,8 @@ from gateway.check.service import CheckService
 from gateway.checker import Checker
 from gateway.cli.demo import DEMO
 from gateway.settings import Settings
+from tests.claims import claim
 from tests.nhsa import analysis, encounter, envelope, fee, order
-from tests.test_api import claim
-from tests.test_nhsa import fix_published  # noqa: F401 (the fixture)
 
 CODES = list(DEMO)  # every reason the demo data gives, one line each
 

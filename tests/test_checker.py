@@ -11,7 +11,7 @@ import redis
 from gateway.checker import Checker, ClaimResult
 from gateway.cli.demo import DEMO, HOSPITAL
 from gateway.settings import Settings
-from tests.test_api import TODAY, claim, publish_demo
+from tests.claims import TODAY, claim, publish_demo
 
 
 @pytest.fixture(name="checker")

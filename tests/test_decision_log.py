@@ -26,8 +26,8 @@ from rules.store.seed import home_institution, institution_code, physician_code,
 from tests.fault_servers import RedisServer
 
 
-@pytest.fixture(name="published")
-def fix_published(settings: Settings, redis: redis.Redis, keys: Keys, profile: Profile) -> Settings:
+@pytest.fixture(name="seeded")
+def fix_seeded(settings: Settings, redis: redis.Redis, keys: Keys, profile: Profile) -> Settings:
     store = Store(settings.store_url_value())
     seed(store, 300)
     Syncer(redis, keys, store, profile).full()
@@ -45,10 +45,10 @@ def entries(client: redis.Redis, keys: Keys) -> list[dict[str, Any]]:
     return [orjson.loads(fields[b"d"]) for _, fields in client.xrange(keys.decisions)]
 
 
-def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys: Keys) -> None:
+def test_n_checks_leave_n_entries(seeded: Settings, redis: redis.Redis, keys: Keys) -> None:
     n = 600
     answers = []
-    with TestClient(create_app(published)) as client:
+    with TestClient(create_app(seeded)) as client:
         for i in range(n):
             r = client.post("/v1/claims/check", json=claim(i))
             assert r.status_code == 200
@@ -67,8 +67,8 @@ def test_n_checks_leave_n_entries(published: Settings, redis: redis.Redis, keys:
     assert "drgate_decision_log_dropped_total 0.0" in metrics
 
 
-def test_entries_carry_no_personal_data(published: Settings, redis: redis.Redis, keys: Keys) -> None:
-    with TestClient(create_app(published)) as client:
+def test_entries_carry_no_personal_data(seeded: Settings, redis: redis.Redis, keys: Keys) -> None:
+    with TestClient(create_app(seeded)) as client:
         client.post("/v1/claims/check", json=claim(7))
     (entry,) = entries(redis, keys)
     assert set(entry) == {"v", "kind", "id", "at", "front", "caller", "claim", "mdtrt", "inst", "days", "decision",

@@ -16,8 +16,8 @@ from rules.profiles import Profile, load_profile
 from rules.store.importer import import_files
 from rules.store.report import evaluate_store, format_table
 from rules.store.scans import Store
+from tests.calendars import package_only
 from tests.rows import PHYSICIAN, SITE_A, Row, agreement, appeal, notice, registry, sanction, violation
-from tests.test_calendar_overrides import package_only
 
 QUZHOU = load_profile("quzhou-2020")
 SUZHOU = load_profile("suzhou-2021-draft")
@@ -106,7 +106,7 @@ def test_rules_evaluate_warns_of_windows_in_a_year_the_calendar_does_not_know(
 def test_rules_evaluate_with_the_years_schedule_in_the_override_file_is_silent(
         sqlite_store: Store, write_jsonl: Write, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.test_calendar_overrides import MADE_UP_2027
+    from tests.calendars import MADE_UP_2027
 
     schedule = tmp_path / "calendar.toml"
     schedule.write_text(MADE_UP_2027, encoding="utf-8")

@@ -224,3 +224,29 @@ def test_every_exception_is_declared_in_its_packages_errors_module() -> None:
             if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module:
                 elsewhere.append(f"{module}.{name}")
     assert elsewhere == []
+
+
+def _test_modules_imported(path: Path) -> set[str]:
+    """The ``tests/test_*`` modules one test file imports (a helper's home is tests/<helper>.py)."""
+    named: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            named |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = "tests." + (node.module or "") if node.level else node.module or ""
+            named |= {base.rstrip(".")} | {f"{base}.{alias.name}" for alias in node.names}
+    return {n.removeprefix("tests.").split(".")[0] for n in named if n.startswith("tests.test_")}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests").glob("test_*.py")), ids=lambda p: p.name)
+def test_no_test_module_imports_another(path: Path) -> None:
+    """Shared fixtures live in tests/conftest.py, shared helpers in tests/<helper>.py: a test module
+    imported by another runs its collection twice and ties two files' tests together."""
+    assert _test_modules_imported(path) == set()
+
+
+def test_an_import_of_another_test_module_would_be_seen(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("from tests.test_api import claim\nfrom .test_nhsa import post\n")
+    assert _test_modules_imported(tmp_path / "test_x.py") == {"test_api", "test_nhsa"}
+    (tmp_path / "test_y.py").write_text("import tests.test_ui\nfrom tests import test_sync, rows\n")
+    assert _test_modules_imported(tmp_path / "test_y.py") == {"test_ui", "test_sync"}

@@ -17,31 +17,19 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from cache.keys import Keys
-from cache.sync import Syncer
 from gateway.api.auth import new_key
 from gateway.app import create_app
-from gateway.cli.demo import HOSPITAL, demo_rows, write_demo_data
+from gateway.cli.demo import HOSPITAL, demo_rows
 from gateway.cli.progress import progress_bar
 from gateway.observe.logs import JsonFormatter, StderrHandler, TextFormatter
 from gateway.settings import Settings
-from rules.profiles import Profile
-from rules.store.importer import import_files
-from rules.store.scans import Store
 from tests.servers import free_port
 
 TODAY = date.today()
 CLAIM = {"claim_id": "C-1", "institution_code": HOSPITAL, "service_date": str(TODAY),
          "lines": [{"line_id": "1", "physician_code": "D330802000001"}]}
-
-
-@pytest.fixture(name="published")
-def fix_published(sqlite_store: Store, redis: redis.Redis, keys: Keys, profile: Profile, tmp_path: Path) -> None:
-    import_files(sqlite_store, profile, [write_demo_data(tmp_path / "demo.jsonl", TODAY)])
-    Syncer(redis, keys, sqlite_store, profile).full()
 
 
 @pytest.fixture(name="access_lines")

@@ -4,59 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from cache.keys import Keys
-from cache.sync import Syncer
-from gateway.cli.demo import CLINIC, HOSPITAL, write_demo_data
+from gateway.cli.demo import CLINIC, HOSPITAL
 from gateway.cli.demo import TERMINATED as TERMINATED_SITE
 from gateway.settings import Settings
-from rules.profiles import Profile
-from rules.store.importer import import_files
-from rules.store.scans import Store
 from tests.nhsa import (
     DISQUALIFIED,
+    ENVELOPE_FIELDS,
     NO_AGREEMENT,
     OK,
+    RESULT_FIELDS,
     SUSPENDED,
     TERMINATED,
     TODAY,
     UNKNOWN,
-    envelope,
     fee,
     gateway,
     inpatient,
+    post,
+    rules_of,
 )
-
-ENVELOPE_FIELDS = {"infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output"}
-RESULT_FIELDS = {"jr_id", "rule_id", "rule_name", "vola_cont", "patn_id", "mdtrt_id", "judge_result_detail_dtos",
-                 "vola_amt", "vola_amt_stas", "sev_deg", "vola_evid", "vola_bhvr_type", "task_id"}
-
-
-@pytest.fixture(name="published")
-def fix_published(sqlite_store: Store, redis: redis.Redis, keys: Keys, profile: Profile, tmp_path: Path) -> None:
-    import_files(sqlite_store, profile, [write_demo_data(tmp_path / "demo.jsonl", TODAY)])
-    Syncer(redis, keys, sqlite_store, profile).full()
 
 
 @pytest.fixture(name="client")
 def fix_client(settings: Settings, published: None) -> Iterator[TestClient]:
     yield from gateway(settings)
-
-
-def post(client: TestClient, infno: str, lines: list[dict[str, Any]], institution: str = HOSPITAL) -> Any:
-    reply = client.post(f"/nhsa/{infno}", json=envelope(infno, lines, institution))
-    assert reply.status_code == 200
-    return reply.json()
-
-
-def rules_of(body: Any) -> list[str]:
-    return [r["rule_id"] for r in body["output"]["result"]]
 
 
 def test_all_pass_answers_fee_split_rows_a_2204_reader_can_read(client: TestClient) -> None:

@@ -14,8 +14,20 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from gateway.cli.demo import CLINIC
 from gateway.settings import Settings
-from tests.nhsa import OK, SUSPENDED, TERMINATED, TODAY, UNKNOWN, VISIT, analysis, encounter, envelope, gateway, order
-from tests.test_nhsa import RESULT_FIELDS, fix_published  # noqa: F401 (the fixture)
+from tests.nhsa import (
+    OK,
+    RESULT_FIELDS,
+    SUSPENDED,
+    TERMINATED,
+    TODAY,
+    UNKNOWN,
+    VISIT,
+    analysis,
+    encounter,
+    envelope,
+    gateway,
+    order,
+)
 
 
 @pytest.fixture(name="client")

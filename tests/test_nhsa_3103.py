@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from cache.keys import Keys
 from gateway.settings import Settings
 from tests.nhsa import SUSPENDED, analysis, encounter, envelope, gateway, order
-from tests.test_nhsa import fix_published  # noqa: F401 (the fixture)
 
 
 @pytest.fixture(name="client")

@@ -20,8 +20,7 @@ from rules.errors import ImportFileError
 from rules.profiles import Profile
 from rules.store.importer import import_files
 from rules.store.scans import Store
-from tests.nhsa import OK, SUSPENDED, TODAY, analysis, encounter, envelope, fee, gateway, order
-from tests.test_nhsa import fix_published, post  # noqa: F401 (the fixture)
+from tests.nhsa import OK, SUSPENDED, TODAY, analysis, encounter, envelope, fee, gateway, order, post
 
 
 def alias(local: str, physician: str, institution: str = HOSPITAL, **extra: Any) -> dict[str, Any]:

@@ -11,8 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.nhsa import TODAY, gateway
-from tests.test_nhsa import ENVELOPE_FIELDS, fix_published  # noqa: F401 (the fixture)
+from tests.nhsa import ENVELOPE_FIELDS, TODAY, gateway
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nhsa"
 CASES = [(path.stem, infno) for path in sorted(FIXTURES.glob("*.json"))

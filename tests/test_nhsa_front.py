@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.nhsa import OK, SUSPENDED, UNKNOWN, envelope, fee, gateway, inpatient
+from tests.nhsa import ENVELOPE_FIELDS, OK, SUSPENDED, UNKNOWN, envelope, fee, gateway, inpatient
 from tests.platform_stub import Platform, platform
 from tests.servers import free_port
-from tests.test_nhsa import ENVELOPE_FIELDS, fix_published  # noqa: F401 (the fixture)
 
 
 @pytest.fixture(name="upstream")

@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.nhsa import OK, SUSPENDED, TODAY, UNKNOWN, envelope, fee, gateway, inpatient
-from tests.test_nhsa import fix_published, post, rules_of  # noqa: F401 (the fixture)
+from tests.nhsa import OK, SUSPENDED, TODAY, UNKNOWN, envelope, fee, gateway, inpatient, post, rules_of
 
 
 @pytest.fixture(name="client")

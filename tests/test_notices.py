@@ -16,6 +16,7 @@ from rules.profiles import Profile, load_profile
 from rules.store.importer import import_files
 from rules.store.notice_list import list_notices
 from rules.store.scans import Store
+from tests.calendars import package_only
 from tests.rows import (
     PHYSICIAN,
     SITE_A,
@@ -29,7 +30,6 @@ from tests.rows import (
     sanction,
     violation,
 )
-from tests.test_calendar_overrides import package_only
 
 QUZHOU = load_profile("quzhou-2020")
 SUZHOU = load_profile("suzhou-2021-draft")

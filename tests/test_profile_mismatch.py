@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.checker import Checker
 from gateway.settings import Settings
-from tests.test_api import claim, publish_demo
+from tests.claims import claim, publish_demo
 
 DEMO_SUSPENDED = "D330802000002"
 

@@ -7,30 +7,19 @@ the in-process path (``SnapshotReader`` + ``Checker``) or the HTTP app, on chose
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from cache.blocking_reader import SnapshotReader
-from cache.keys import Keys
-from cache.snapshot_cache import SnapshotCache
-from cache.sync import Syncer
 from gateway.app import create_app
-from gateway.check.core import DecidedLine, Policy
-from gateway.checker import Checker
+from gateway.check.core import DecidedLine
 from gateway.settings import Settings
 from rules.profiles import Profile, load_profile
-from rules.store.importer import import_files
 from rules.store.report import evaluate_store
-from rules.store.scans import Store
+from tests.gate import Gate
 from tests.rows import (
     PHYSICIAN,
     SITE_A,
     SITE_B,
-    Row,
     agreement,
     registry,
     restoration,
@@ -39,44 +28,11 @@ from tests.rows import (
     violation,
 )
 
-Write = Callable[[list[Row | str]], Path]
-
 # 衢州 第二十一条: 6 on 2026-03-02 (interview), 8, then 9 on 2026-04-07 → suspended one month, to 2026-05-07.
 NINE = [violation("v1", "18.1", "2026-03-02"), violation("v2", "19.1", "2026-04-01"),
         violation("v3", "20.1", "2026-04-07")]
 # 6 + 6: 12 on 2026-05-11 → terminated; no new agreement honoured before 2027-05-11.
 TWELVE = [violation("v1", "18.1", "2026-03-02"), violation("v2", "18.2", "2026-05-11")]
-
-
-class Gate:
-    """The store and the in-process checker of one test: ``load`` imports and publishes, ``line`` decides."""
-
-    def __init__(self, store: Store, syncer: Syncer, redis_: redis.Redis, keys: Keys, profile: Profile,
-                 write: Write, settings: Settings) -> None:
-        self.store, self.syncer, self.profile, self.write = store, syncer, profile, write
-        self.reader = SnapshotReader(redis_, SnapshotCache(keys))
-        self.checker = Checker(self.reader, Policy.from_settings(settings, profile))
-
-    def load(self, rows: list[Row | str], *, incremental: bool = False, allow_shrink: bool = False) -> None:
-        import_files(self.store, self.profile, [self.write(rows)])
-        with self.syncer.lock():
-            if incremental:
-                self.syncer.incremental(allow_shrink=allow_shrink)
-            else:
-                self.syncer.full(allow_shrink=allow_shrink)
-        self.reader.refresh(None)  # the poll every gateway runs besides the invalidation messages
-
-    def line(self, on: str, site: str = SITE_A, code: str = PHYSICIAN, *, emergency: bool = False) -> DecidedLine:
-        result = self.checker.check({"claim_id": "C-1", "institution_code": site, "service_date": on,
-                                     "emergency": emergency,
-                                     "lines": [{"line_id": "1", "physician_code": code}]})
-        return result.lines[0]
-
-
-@pytest.fixture(name="gate")
-def fix_gate(store: Store, syncer: Syncer, redis: redis.Redis, keys: Keys, profile: Profile, write_jsonl: Write,
-             settings: Settings) -> Gate:
-    return Gate(store, syncer, redis, keys, profile, write_jsonl, settings)
 
 
 def outcome(line: DecidedLine) -> tuple[str, str, str | None]:
