@@ -22,30 +22,15 @@ from gateway.check.core import ClaimResult, DecidedLine
 from gateway.decisionlog.archiver import GROUP, Archiver
 from gateway.decisionlog.backlog import ArchiveBacklog
 from gateway.decisionlog.retention import Retention
-from gateway.decisionlog.writer import DecisionLog
 from rules.store.archive.writes import Archive
 from rules.store.scans import Store
 from rules.store.schema import decisions
+from tests.decision_log import write
 
 
 def result(i: int, lines: int = 1) -> ClaimResult:
     rows = [DecidedLine(f"{i}-{k}", f"D{k:05d}", "pass", "ok", None, None, [], None) for k in range(lines)]
     return ClaimResult(f"C-{i}", "pass", f"trim-{i:08d}", {"version": 1, "published_at": None}, True, rows)
-
-
-def write(redis_url: str, keys: Keys, retention: Retention, batches: list[list[ClaimResult]],
-          pause: float = 0.0) -> None:
-    async def scenario() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        log = DecisionLog(client, keys, retention)
-        for batch in batches:
-            for r in batch:
-                log.append(r)
-            await log.flush()
-            await asyncio.sleep(pause)
-        await client.aclose()
-
-    asyncio.run(scenario())
 
 
 def archiver(client: redis.Redis, keys: Keys, store: Store) -> Archiver:

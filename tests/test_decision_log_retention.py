@@ -6,7 +6,6 @@ the machine's."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from cache.eviction import eviction_warning
@@ -24,11 +22,11 @@ from gateway.app import create_app
 from gateway.check.core import ClaimResult, DecidedLine
 from gateway.cli.main import EXIT_OK, main
 from gateway.decisionlog.retention import Retention
-from gateway.decisionlog.writer import DecisionLog
 from gateway.settings import Settings
 from rules.profiles import Profile
 from rules.store.scans import Store
 from rules.store.seed import expected_reason, institution_code, physician_code, seed
+from tests.decision_log import write
 from tests.fault_servers import RedisServer
 
 PHYSICIANS = 2000
@@ -139,21 +137,6 @@ def test_a_decision_log_in_its_own_redis_leaves_the_snapshot_redis_untouched(sto
 def result(i: int, size: int = 1) -> ClaimResult:
     lines = [DecidedLine(f"{i}-{k}", physician_code(k), "pass", "ok", None, None, [], None) for k in range(size)]
     return ClaimResult(f"C-{i}", "pass", f"id-{i}", {"version": 1, "published_at": None}, True, lines)
-
-
-def write(redis_url: str, keys: Keys, retention: Retention, batches: list[list[ClaimResult]],
-          pause: float = 0.0) -> None:
-    async def scenario() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        log = DecisionLog(client, keys, retention)
-        for batch in batches:
-            for r in batch:
-                log.append(r)
-            await log.flush()
-            await asyncio.sleep(pause)
-        await client.aclose()
-
-    asyncio.run(scenario())
 
 
 def test_retention_is_bounded_in_bytes(redis_url: str, redis: redis.Redis, keys: Keys) -> None:
