@@ -65,7 +65,7 @@ def test_the_dict_claim_and_the_model_claim_get_the_same_answer(profile: Profile
     fast = decide_claim(parse_claim(body), records, _snapshot(), policy)
     slow = decide_claim(claim_of(CheckRequest.model_validate_json(body)), records, _snapshot(), policy)
     fast.decision_id = slow.decision_id = "-"
-    assert orjson.dumps(fast) == orjson.dumps(slow)
+    assert fast.json() == slow.json()
     assert [(x.reason, x.flags) for x in fast.lines] == [
         ("ok", []), ("ok", ["emergency"]), ("no_agreement", []), ("emergency_exempt", ["emergency"]),
         ("ok", ["watch"])]
@@ -96,3 +96,22 @@ def test_decision_ids_are_unique(profile: Profile) -> None:
                                       "lines": [{"line_id": "1", "physician_code": "D1"}]}))
     ids = {decide_claim(claim, {}, _snapshot(), policy).decision_id for _ in range(1000)}
     assert len(ids) == 1000 and all(len(i) == 32 for i in ids)
+
+
+@pytest.mark.parametrize("line_ids", [["1", "2", "3", "4"], ['a","b', "x\\", "中文", "tab\there"], ["only"]])
+def test_the_answer_joined_from_memoised_lines_is_what_orjson_writes_of_them(line_ids: list[str],
+                                                                            profile: Profile) -> None:
+    policy = Policy.from_settings(Settings(), profile)
+    codes = ["D1", "D2", "D3", "D4"][:len(line_ids)]
+    body = orjson.dumps({"claim_id": 'C"1', "institution_code": SITE, "service_date": "2026-03-02", "lines": [
+        {"line_id": line_id, "physician_code": code} for line_id, code in zip(line_ids, codes, strict=True)]})
+    agreement = (Agreement(SITE, 739000),)
+    records = {"D1": PhysicianRecord("D1", agreement), "D2": None,
+               "D3": PhysicianRecord("D3", agreement, (Sanction("suspend", 739000, DAY + 30),)),
+               "D4": PhysicianRecord("D4", agreement, credits=(Credit("C", 737000),))}
+    result = decide_claim(parse_claim(body), records, _snapshot(), policy)
+    joined = result.json()  # before .lines is read: from the verdicts
+    assert joined == orjson.dumps({"claim_id": result.claim_id, "decision": result.decision,
+                                   "decision_id": result.decision_id, "snapshot": result.snapshot,
+                                   "enforced": result.enforced, "lines": result.lines})
+    assert result.json() == joined  # and after, from the lines

@@ -86,7 +86,7 @@ async def answer_check(state: GatewayState, body: bytes | bytearray, started: fl
         state.metrics.refuse("v1", "invalid")
         return 422, orjson.dumps({"detail": validation_detail(exc)})
     result = await state.checks.check(state.reader, claim, started, "v1", caller)
-    return 200, orjson.dumps(result)
+    return 200, result.json()
 
 
 @router.get("/v1/physicians/{code}", response_model=PhysicianStatus, summary="Explain a physician's state",

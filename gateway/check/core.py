@@ -10,8 +10,11 @@ import itertools
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from cache.snapshot_cache import UNREAD, Snapshot
 from gateway.check.claim import Claim, ClaimLine, service_day
@@ -22,9 +25,8 @@ from gateway.check.verdicts import Table, Verdict, table_for, verdict
 __all__ = ["Audit", "ClaimResult", "DecidedLine", "Policy", "decide_claim"]
 
 
-# DecidedLine and ClaimResult keep an instance __dict__ (no slots): orjson serialises such a
-# dataclass from its __dict__ in C, ~5x faster than a slots one (measured: 7 µs against 21-39 µs
-# for a 20-line answer); building one costs ~0.07 µs more.
+# DecidedLine keeps an instance __dict__ (no slots): orjson serialises such a dataclass from its
+# __dict__ in C, ~5x faster than a slots one; building one costs ~0.07 µs more.
 @dataclass
 class DecidedLine:
     """A line as the core decided it, policy applied: the fields of ``/v1``'s answer line
@@ -41,29 +43,102 @@ class DecidedLine:
     ban_until: str | None = None
 
 
-@dataclass
+#: A decision's context, kept beside the answer for its log entry (``gateway.decisionlog.entries``)
+#: and its lines: (institution code, the claim's service day, {line index: its own service day} or
+#: None, each line's memoised verdict (``gateway.check.verdicts``), the snapshot, each line's
+#: line_id).  A tuple: a frozen dataclass of it cost ~0.7 µs a claim (five ``object.__setattr__``).
+Audit = tuple[str, int, dict[int, int] | None, list[Verdict], Snapshot | None, list[str]]
+
+_LINE = b'{"line_id":'
+_NEXT_LINE = b',{"line_id":"'
+_JOINED = b"".join
+_SHOWN = itemgetter(11)
+
+
 class ClaimResult:
-    """A claim's answer: its lines in the claim's order, and what the decision log records beside it."""
+    """A claim's answer: its lines in the claim's order, and what the decision log records beside it.
 
-    claim_id: str
-    decision: str
-    decision_id: str
-    snapshot: dict[str, Any]
-    enforced: bool
-    lines: list[DecidedLine]
-    #: What the decision log records beside the answer (orjson skips a field named with ``_``).
-    _audit: Audit | None = field(default=None, repr=False, compare=False)
+    A result decided by ``decide_claim`` keeps its lines as their memoised verdicts and builds
+    the ``DecidedLine`` list only when a front reads ``lines`` (the national platform's, the
+    in-process one); ``/v1`` answers with ``json()``, which joins the verdicts' serialised lines:
+    a 20-line claim built 20 objects to serialise them again (measured below in BENCHMARKS.md)."""
+
+    __slots__ = ("_audit", "_lines", "_texts", "claim_id", "decision", "decision_id", "enforced", "snapshot")
+
+    def __init__(self, claim_id: str, decision: str, decision_id: str, snapshot: dict[str, Any], enforced: bool,
+                 lines: list[DecidedLine] | None = None, _audit: Audit | None = None) -> None:
+        self.claim_id = claim_id
+        self.decision = decision
+        self.decision_id = decision_id
+        self.snapshot = snapshot
+        self.enforced = enforced
+        self._lines = lines
+        self._audit = _audit  # None: a result built by hand (tests, tools), its lines given
+        self._texts: list[bytes] | None = None
+
+    @property
+    def lines(self) -> list[DecidedLine]:
+        found = self._lines
+        if found is None:
+            audit = self._audit
+            assert audit is not None  # one of the two is always set
+            found = self._lines = [DecidedLine(line_id, v[12], v[1], v[2], v[3], v[4], [*v[5]], v[6], v[8])
+                                   for line_id, v in zip(audit[5], audit[3], strict=True)]
+        return found
+
+    @property
+    def audit(self) -> Audit | None:
+        """The decision's context for its log entry; None for a result built by hand."""
+        return self._audit
+
+    def line_id_texts(self) -> list[bytes] | None:
+        """Each line's ``line_id`` as written between its JSON string's quotes, or None when one
+        needs an escape (a quote, a backslash, a control character) or the result was built by hand.
+
+        One ``orjson.dumps`` of the ids, cut at ``","``: exact when no id needs an escape, since an
+        id can then hold no quote (a 20-line answer ~1 µs faster than serialising each id alone)."""
+        texts = self._texts
+        if texts is None and self._audit is not None:
+            line_ids = self._audit[5]
+            dumped = orjson.dumps(line_ids)
+            if line_ids and b"\\" not in dumped:
+                texts = self._texts = dumped[2:-2].split(b'","')
+        return texts
+
+    def json(self) -> bytes:
+        """The answer as ``/v1`` sends it: ``claim_id``, ``decision``, ``decision_id``, ``snapshot``,
+        ``enforced``, ``lines`` (each line's fields in ``DecidedLine``'s order), as orjson writes them."""
+        audit = self._audit
+        dumps = orjson.dumps
+        texts = self.line_id_texts() if self._lines is None else None
+        if texts is not None:  # the rest of each line serialised once per memoised verdict
+            assert audit is not None
+            lines = b'[{"line_id":"%b]' % _NEXT_LINE.join(map(_JOINED, zip(texts, map(_SHOWN, audit[3]), strict=True)))
+        elif audit is None or self._lines is not None:
+            lines = dumps(self.lines)
+        else:
+            lines = b"[%b]" % b",".join([_LINE + dumps(line_id)[:-1] + v[11]
+                                         for line_id, v in zip(audit[5], audit[3], strict=True)])
+        # decision and decision_id are plain ASCII words (pass/reject/partial, hex): nothing to escape.
+        return b"".join((b'{"claim_id":', dumps(self.claim_id), b',"decision":"', self.decision.encode(),
+                         b'","decision_id":"', self.decision_id.encode(), b'","snapshot":', dumps(self.snapshot),
+                         b',"enforced":', b"true" if self.enforced else b"false", b',"lines":', lines, b"}"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClaimResult):
+            return NotImplemented
+        return (self.claim_id, self.decision, self.decision_id, self.snapshot, self.enforced, self.lines) == (
+            other.claim_id, other.decision, other.decision_id, other.snapshot, other.enforced, other.lines)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (f"ClaimResult(claim_id={self.claim_id!r}, decision={self.decision!r}, "
+                f"decision_id={self.decision_id!r}, snapshot={self.snapshot!r}, enforced={self.enforced!r}, "
+                f"lines={self.lines!r})")
 
 
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """A decision's context for its log entry (``gateway.decisionlog.entries``): not part of the answer."""
-
-    institution_code: str
-    day: int  # the claim's service day
-    own_days: dict[int, int] | None  # line index -> service day, for lines with their own date
-    verdicts: list[Verdict]  # per line, with its grounds
-    snapshot: Snapshot | None
+_PASSED = itemgetter(7)
 
 
 def decide_claim(
@@ -88,16 +163,16 @@ def decide_claim(
     # A line's answer but for its line_id is memoised (gateway.check.verdicts): most lines repeat.
     table = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale)
     get, remembered = records.get, table.get
-    lines: list[DecidedLine] = []
-    append = lines.append
     verdicts: list[Verdict] = []
     keep = verdicts.append
+    line_ids: list[str] = []
+    name = line_ids.append
     own_days: dict[int, int] | None = None
     contexts: dict[tuple[Any, Any, Any], tuple[Table, int, bool]] = {}
-    passed = 0
     for line in claim["lines"]:
         code = line["physician_code"]
         record = get(code, absent)
+        name(line["line_id"])
         if len(line) == 2:  # line_id and physician_code only: the claim's day and exemption
             found = remembered(code)
             if found is None or found[0] is not record:
@@ -115,23 +190,14 @@ def decide_claim(
             found = own.get(code)
             if found is None or found[0] is not record:
                 found = verdict(own, code, record, institution, institution_code, on, exempt, stale, policy)
-            own_days[len(lines)] = on
-        _, decision, reason, basis, until, flags, would_reject, ok, ban_until, _, _ = found
+            own_days[len(verdicts)] = on
         keep(found)
-        passed += ok
-        append(DecidedLine(line["line_id"], code, decision, reason, basis, until, [*flags], would_reject, ban_until))
-    rejected = len(lines) - passed
-    overall = "partial" if passed and rejected else (PASS if passed else REJECT)
-    return ClaimResult(
-        claim_id=claim["claim_id"],
-        decision=overall,
-        decision_id=decision_id(),
-        snapshot={"id": snapshot.id if snapshot else None, "version": snapshot.version if snapshot else None,
-                  "published_at": snapshot.published_at if snapshot else None},
-        enforced=policy.enforce,
-        lines=lines,
-        _audit=Audit(institution_code, claim_day, own_days, verdicts, snapshot),
-    )
+    passed = sum(map(_PASSED, verdicts))
+    overall = "partial" if passed and passed < len(verdicts) else (PASS if passed else REJECT)
+    shown = {"id": snapshot.id, "version": snapshot.version, "published_at": snapshot.published_at} if snapshot \
+        else {"id": None, "version": None, "published_at": None}
+    return ClaimResult(claim["claim_id"], overall, decision_id(), shown, policy.enforce, None,
+                       (institution_code, claim_day, own_days, verdicts, snapshot, line_ids))
 
 
 def _own_terms(line: ClaimLine, claim_day: int, claim_exempt: bool, institution_code: str,

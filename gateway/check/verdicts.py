@@ -31,9 +31,10 @@ __all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
 MAX_ENTRIES = 100_000
 
 #: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0, ban_until ISO,
-#: grounds: the records behind it, and the decision log's serialised line but for its ids)
+#: grounds: the records behind it, the decision log's serialised line but for its ids, the answer's
+#: serialised line after its line_id's text (``gateway.check.core.ClaimResult.json``), the code)
 Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int, str | None,
-                tuple[Ground, ...], orjson.Fragment]
+                tuple[Ground, ...], orjson.Fragment, bytes, str]
 
 
 Table = dict[str, Verdict]
@@ -81,8 +82,13 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
     # line (gateway.decisionlog.entries), serialised once here; orjson copies a Fragment's bytes as they are.
     logged = orjson.Fragment(orjson.dumps([decision, d.reason, d.basis, until, ban_until, flags, would_reject,
                                            [ref for ref, _ in why]])[1:-1])
+    # The answer's line after its line_id's text, closing quote first (``","physician_code":…}``), in
+    # DecidedLine's field order: a claim's answer is its lines' id texts and these joined, no object per line.
+    shown = b'",' + orjson.dumps({"physician_code": code, "decision": decision, "reason": d.reason, "basis": d.basis,
+                                  "until": until, "flags": flags, "would_reject": would_reject,
+                                  "ban_until": ban_until})[1:]
     found: Verdict = (record, decision, d.reason, d.basis, until, flags, would_reject,
-                      1 if decision == PASS else 0, ban_until, why, logged)
+                      1 if decision == PASS else 0, ban_until, why, logged, shown, code)
     table[code] = found
     _current.size += 1
     return found

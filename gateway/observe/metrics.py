@@ -43,7 +43,7 @@ import os
 import time
 from collections import Counter as Tally
 from importlib.metadata import PackageNotFoundError, version
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ __all__ = ["Metrics", "front_of", "write_sync_metrics"]
 _FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in multiprocess files
 
 _DECISION_REASON = attrgetter("decision", "reason")
+_VERDICT_OUTCOME = itemgetter(1, 2)  # a memoised verdict's decision and reason (gateway.check.verdicts)
 
 
 def front_of(path: str) -> str:
@@ -148,7 +149,8 @@ class Metrics:
     def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache | None = None) -> None:
         # Lines are counted by a collections.Counter fed in C (attrgetter, Counter.update): a labelled
         # Counter.inc per line costs ~1 µs, a Python loop ~0.4 µs a line.
-        self._pending.update(map(_DECISION_REASON, result.lines))
+        audit = result.audit
+        self._pending.update(map(_DECISION_REASON, result.lines) if audit is None else map(_VERDICT_OUTCOME, audit[3]))
         self._claims[result.decision] = self._claims.get(result.decision, 0) + 1
         self.latency.observe(seconds)
         if cache is not None and self.multiprocess and time.monotonic() >= self._next_flush:
