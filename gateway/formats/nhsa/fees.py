@@ -12,6 +12,13 @@
 
 A line that cannot be decided (no doctor code, no readable date, no key) is refused by itself.
 
+Two readers of a line, one answer: ``_plain_line`` takes the form most senders write (text
+fields as plain strings, amounts as strings or numbers, ``exp_content`` one flag object) without
+a call per field, and hands anything else to ``_read_line``, the lenient reader of every form
+``gateway.formats.nhsa.wire`` takes, which also names what is wrong with a line it refuses.  The
+plain reader answers only where the lenient one would answer the same (tests/test_nhsa_readers.py
+holds them to that on every field fixture and on odd values of every field).
+
 Without an upstream platform the accepted answer's ``output.result`` is one fee-split row a line
 (``FEE_ROW``), the shape HIS code reads after 2204 (openhis ``Output_2204.cs``: non-nullable
 ``decimal`` fields; hsa-his reads ``selfpay_prop``, ``chrgitm_lv`` and ``med_chrgitm_type`` of
@@ -21,11 +28,24 @@ every row).  drgate splits no fee: the amounts are the line's own, the ratios 0.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import amount, as_list, cents, code, day_of, is_refund, line_amount, objects, text
+from gateway.formats.nhsa.wire import (
+    amount,
+    as_list,
+    cents,
+    code,
+    day_of,
+    day_of_text,
+    is_refund,
+    line_amount,
+    objects,
+    text,
+)
 
 __all__ = ["MAX_LINES", "read_fees", "rows"]
 
@@ -53,7 +73,13 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
     for i, detail in enumerate(details):
         if not isinstance(detail, dict):
             raise Unreadable(f"input.feedetail[{i}]: must be an object")
-        found = _read_line(detail, f"input.feedetail[{i}]", institution, seen)
+        plain = _plain_line(detail, institution)
+        found: tuple[Line, tuple[Any, ...]] | Refusal
+        if plain is not None and (plain[0].visit, plain[0].sn) not in seen:
+            seen.add((plain[0].visit, plain[0].sn))
+            found = plain
+        else:
+            found = _read_line(detail, f"input.feedetail[{i}]", institution, seen)
         if isinstance(found, Refusal):
             refusals.append(found)
         else:
@@ -61,6 +87,90 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
             lines.append(line)
             parts.append(part)
     return lines, refusals, parts
+
+
+_KEYED = itemgetter("feedetl_sn", "mdtrt_id", "bilg_dr_codg", "fee_ocur_time")
+
+
+def _plain_line(detail: dict[str, Any], institution: str) -> tuple[Line, tuple[Any, ...]] | None:
+    """The line as ``_read_line`` reads it, when written the plain way; None: let it read the line."""
+    try:
+        sn, visit, doctor, moment = _KEYED(detail)
+    except KeyError:
+        return None
+    if type(sn) is not str or type(visit) is not str or type(doctor) is not str or type(moment) is not str:
+        return None
+    sn = sn.strip()
+    visit = visit.strip()
+    # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
+    if not (0 < len(sn) <= 30 and 0 < len(visit) <= 30 and len(doctor) <= 30 and doctor.isascii()
+            and doctor.isalnum()):
+        return None
+    day, _ = day_of_text(moment)
+    if day is None:
+        return None
+    get = detail.get
+    patient = get("psn_no")
+    if type(patient) is str:
+        patient = patient.strip()
+        if len(patient) > 30:
+            return None
+    elif patient is None:
+        patient = ""
+    else:
+        return None
+    med_type = get("med_type")
+    if med_type is not None:
+        if type(med_type) is not str or len(med_type := med_type.strip()) > 6:
+            return None
+        med_type = med_type or None
+    emergency = _plain_emergency(get("exp_content"))
+    if emergency is None:
+        return None
+    cnt, pric, sumamt = get("cnt"), get("pric"), get("det_item_fee_sumamt")
+    read = (_amounts_of_text(cnt, pric, sumamt) if type(cnt) is str and type(pric) is str and type(sumamt) is str
+            else _amounts(cnt, pric, sumamt))
+    if read is None:
+        return None
+    total, count, price, refund = read
+    return (Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund),
+            (sn, total, count, price))
+
+
+def _plain_emergency(extension: Any) -> bool | None:
+    """``_emergency`` of an absent extension or of flag objects flagging "0", "1" or nothing; else None."""
+    if not extension:
+        return False
+    if type(extension) is dict:
+        extension = [extension]
+    elif type(extension) is not list:
+        return None
+    flagged = False
+    for item in extension:
+        if type(item) is not dict:
+            return None
+        flag = item.get("er_flag")
+        if flag == "1":
+            flagged = True
+        elif flag is not None and flag != "0" and flag != "":
+            return None
+    return flagged
+
+
+@lru_cache(maxsize=8192)
+def _amounts_of_text(cnt: str, pric: str, sumamt: str) -> tuple[Decimal, Decimal | None, Decimal | None, bool] | None:
+    """``_amounts`` of three strings: an upload's lines mostly repeat a few prices."""
+    return _amounts(cnt, pric, sumamt)
+
+
+def _amounts(cnt: Any, pric: Any, sumamt: Any) -> tuple[Decimal, Decimal | None, Decimal | None, bool] | None:
+    """The line's amount, count and price and whether it is a refund; None when one cannot be read."""
+    try:
+        count, price, total = amount(cnt), amount(pric), amount(sumamt)
+    except Unreadable:
+        return None
+    found = line_amount(total, count, price)
+    return found, count, price, is_refund(found, count)
 
 
 def _read_line(detail: dict[str, Any], at: str, institution: str,
@@ -142,13 +252,23 @@ def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Ref
 
 def rows(read: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """The fee-split rows of an accepted upload, built only when answered (no upstream)."""
-    return [_row(*parts) for parts in read]
+    return [{"feedetl_sn": sn, **(_split(total, cnt, pric) if total and cnt and pric else _numbers(total, cnt, pric))}
+            for sn, total, cnt, pric in read]
 
 
-def _row(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:
+@lru_cache(maxsize=4096)
+def _split(total: Decimal, cnt: Decimal, pric: Decimal) -> dict[str, Any]:
+    """``_numbers`` of non-zero amounts, once per distinct amounts (an upload repeats a few prices).
+
+    Keyed by value: 12.5 and 12.50 give the same floats; a zero is not cached, -0 and 0 would not."""
+    return _numbers(total, cnt, pric)
+
+
+def _numbers(total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:
+    """A fee-split row but for its ``feedetl_sn``."""
     price = float(pric) if pric is not None else 0.0  # 16,6
     return {
-        "feedetl_sn": sn, "det_item_fee_sumamt": cents(total), "cnt": float(cnt) if cnt is not None else 0.0,
+        "det_item_fee_sumamt": cents(total), "cnt": float(cnt) if cnt is not None else 0.0,
         "pric": price, "pric_uplmt_amt": price, "selfpay_prop": 0.0, "fulamt_ownpay_amt": 0.0, "overlmt_amt": 0.0,
         "preselfpay_amt": 0.0, "inscp_scp_amt": cents(total), "chrgitm_lv": "", "med_chrgitm_type": "",
         "bas_medn_flag": "0", "hi_nego_drug_flag": "0", "chld_medc_flag": "0", "list_sp_item_flag": "0",

@@ -15,17 +15,22 @@
 
 The encounter's own ``dr_codg`` is the visit's doctor, not the order's: an order without
 ``drord_dr_codg`` is refused by itself rather than decided on someone else's agreement.
+
+As with the fee lines (``gateway.formats.nhsa.fees``), ``_plain_order`` reads an order written the
+plain way without a call per field and hands any other to ``_read_order``, the lenient reader.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from gateway.errors import Unreadable
 from gateway.formats.nhsa.lines import Line, Refusal
-from gateway.formats.nhsa.wire import amount, as_list, code, day_of, is_refund, line_amount, text
+from gateway.formats.nhsa.wire import amount, as_list, code, day_of, day_of_text, is_refund, line_amount, text
 
 __all__ = ["Analysis", "read_analysis"]
 
@@ -59,8 +64,64 @@ def read_analysis(payload: dict[str, Any], institution: str | None) -> Analysis:
             for o, order in enumerate(_list(encounter.get("fsi_order_dtos"), f"{where}.fsi_order_dtos")):
                 if len(lines) + len(refusals) >= MAX_ORDERS:
                     raise Unreadable(f"input.data: more than {MAX_ORDERS} orders; send them in several requests")
-                _read_order(order, f"{where}.fsi_order_dtos[{o}]", visit, patn_id, medins, med_type, lines, refusals)
+                found = _plain_order(order, visit, patn_id, medins, med_type) if visit and medins else None
+                if found is None:
+                    _read_order(order, f"{where}.fsi_order_dtos[{o}]", visit, patn_id, medins, med_type, lines,
+                                refusals)
+                elif found is not _PAST:
+                    lines.append(found)
     return Analysis(trig_scen, rule_ids, lines, refusals)
+
+
+_KEYED = itemgetter("rx_id", "drord_dr_codg", "drord_begn_date")
+_PAST = Line("", "", "", "", "", "", _ZERO, None, False, False)  # a past order: not decided
+
+
+def _plain_order(order: dict[str, Any], visit: str, patient: str, medins: str, med_type: str | None) -> Line | None:
+    """The order as ``_read_order`` reads it (``_PAST`` for a past one), when written the plain way;
+    None: let it read the order."""
+    try:
+        rx_id, doctor, begun = _KEYED(order)
+    except KeyError:
+        return None
+    if type(rx_id) is not str or type(doctor) is not str or type(begun) is not str:
+        return None
+    rx_id = rx_id.strip()
+    # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
+    if not (0 < len(rx_id) <= 50 and len(doctor) <= 30 and doctor.isascii() and doctor.isalnum()):
+        return None
+    get = order.get
+    current = get("curr_drord_flag")
+    if current == "0":
+        return _PAST
+    if current is not None and current != "1" and current != "":
+        return None
+    day, _ = day_of_text(begun)
+    if day is None:
+        return None
+    sumamt, cnt, pric = get("sumamt"), get("cnt"), get("pric")
+    read = (_amounts_of_text(sumamt, cnt, pric) if type(sumamt) is str and type(cnt) is str and type(pric) is str
+            else _amounts(sumamt, cnt, pric))
+    if read is None:
+        return None
+    total, refund = read
+    return Line(visit, rx_id, doctor, day, medins, patient, total, med_type, False, refund)
+
+
+@lru_cache(maxsize=8192)
+def _amounts_of_text(sumamt: str, cnt: str, pric: str) -> tuple[Decimal, bool] | None:
+    """``_amounts`` of three strings: a request's orders mostly repeat a few prices."""
+    return _amounts(sumamt, cnt, pric)
+
+
+def _amounts(sumamt: Any, cnt: Any, pric: Any) -> tuple[Decimal, bool] | None:
+    """The order's amount and whether it is a refund; None when one of them cannot be read."""
+    try:
+        total, count, price = amount(sumamt), amount(cnt), amount(pric)
+    except Unreadable:
+        return None
+    found = line_amount(total, count, price)
+    return found, is_refund(found, count)
 
 
 def _read_order(order: dict[str, Any], at: str, visit: str, patient: str, medins: str | None,

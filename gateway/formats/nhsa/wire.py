@@ -26,7 +26,7 @@ import orjson
 
 from gateway.errors import Unreadable
 
-__all__ = ["AMOUNT_MAX", "CODE", "amount", "as_list", "cents", "code", "day_of", "objects", "text"]
+__all__ = ["AMOUNT_MAX", "CODE", "amount", "as_list", "cents", "code", "day_of", "day_of_text", "objects", "text"]
 
 #: 医保医师代码 / 定点医疗机构代码 as they travel: 1–30 alphanumerics (``D510105000123``, local ``D190``).
 CODE = re.compile(r"[A-Za-z0-9]{1,30}")
@@ -121,7 +121,7 @@ def cents(value: Decimal) -> float:
 def day_of(value: Any) -> str | None:
     """``YYYY-MM-DD`` of a date or date-time (T or space), a real calendar day; None when absent."""
     if type(value) is str:  # an upload's lines mostly share a few moments: read each once
-        day, error = _day_of_text(value)
+        day, error = day_of_text(value)
         if error is not None:
             raise Unreadable(error)
         return day
@@ -129,7 +129,8 @@ def day_of(value: Any) -> str | None:
 
 
 @lru_cache(maxsize=8192)
-def _day_of_text(value: str) -> tuple[str | None, str | None]:
+def day_of_text(value: str) -> tuple[str | None, str | None]:
+    """``day_of`` of a string, once per distinct string: the day, or None and why not (None if blank)."""
     try:
         return _day_of(value), None
     except Unreadable as exc:

@@ -1,0 +1,216 @@
+"""The plain readers of the national platform's lines answer as the lenient ones, or leave the line to them.
+
+``fees._plain_line`` and ``orders._plain_order`` read the form most senders write without a call
+per field; ``_read_line`` / ``_read_order`` read every form ``gateway.formats.nhsa.wire`` takes and
+name the field of a line they refuse.  Wherever a plain reader answers, its answer must be the
+lenient reader's: held here on every field fixture's lines and on odd values of every field read.
+The rows, stamps and claim the answers are built from are held to what they were built as before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.check.status import CHINA
+from gateway.formats.nhsa import fees, orders
+from gateway.formats.nhsa.envelope import _stamp
+from gateway.formats.nhsa.lines import Line, Refusal, _claim
+from gateway.formats.nhsa.wire import cents
+from tests.nhsa import OK, SUSPENDED, TODAY, fee, inpatient, order
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nhsa"
+INSTITUTION = "H33080200001"
+FEE_FIELDS = ("feedetl_sn", "mdtrt_id", "psn_no", "cnt", "pric", "det_item_fee_sumamt", "bilg_dr_codg",
+              "fee_ocur_time", "med_type", "exp_content")
+ORDER_FIELDS = ("rx_id", "curr_drord_flag", "sumamt", "cnt", "pric", "drord_dr_codg", "drord_begn_date")
+#: Values real and broken senders put in a field: every type JSON has, blanks, padding, Unicode
+#: whitespace strip() takes and patterns do not, numbers as text, dates in every form.
+ODD: list[Any] = [
+    None, "", "  ", "\u3000", "\x1c", True, False, 0, 1, -1, 17, 2.0, 12.5, -0.0, 1e300, [], {}, [1], ["1"],
+    {"er_flag": "1"}, [{"er_flag": "1"}], [{"er_flag": 1}], [{"er_flag": "0"}, {"er_flag": "1"}], [{"er_flag": ""}],
+    [{"er_flag": None}], [{}], [{"er_flag": " 1 "}], [{"er_flag": "1"}, 3], '{"er_flag":"1"}', "{",
+    "1", "0", "-0", " 12.50 ", "12.50", "1e400", "1E1000000", "-25.60", "two", "NaN", "Infinity",
+    "D330802000001", "d330802000002", " D330802000002 ", "D33:0802", "D" * 30, "D" * 31, "中文", "\u3000D1\u3000",
+    f"{TODAY} 09:41:27", f"{TODAY}T09:41:27", f"{TODAY}", f"{TODAY}T10:29:00.1234567+08:00", "2024-02-30 10:00:00",
+    "1899-12-31", "yesterday", f" {TODAY} 09:41:27", "9" * 30, "9" * 31, "9" * 50, "9" * 51, "13", "1234567",
+]
+
+
+def _fixture_lines() -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        fixture = orjson.loads(path.read_bytes())
+        for infno in ("2204", "2301"):
+            if infno in fixture:
+                details = fixture[infno]["input"]["feedetail"]
+                found += [(path.stem, d) for d in (details if isinstance(details, list) else [details])]
+    return found
+
+
+def _fixture_orders() -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        fixture = orjson.loads(path.read_bytes())
+        for infno in ("3101", "3102"):
+            data = fixture.get(infno, {}).get("input", {}).get("data")
+            patients = data.get("patient_dtos") if isinstance(data, dict) else None
+            for patient in patients if isinstance(patients, list) else []:
+                for encounter in patient.get("fsi_encounter_dtos") or []:
+                    found += [(path.stem, o) for o in encounter.get("fsi_order_dtos") or []]
+    return found
+
+
+def _agree_on_fee(detail: dict[str, Any]) -> None:
+    plain = fees._plain_line(detail, INSTITUTION)
+    if plain is None:
+        return
+    lenient = fees._read_line(detail, "input.feedetail[0]", INSTITUTION, set())
+    assert not isinstance(lenient, Refusal), (detail, lenient)
+    assert plain == lenient, detail
+    assert [type(v) for v in plain[0]] == [type(v) for v in lenient[0]], detail
+
+
+def _agree_on_order(detail: dict[str, Any]) -> None:
+    plain = orders._plain_order(detail, "V1", "P1", INSTITUTION, "11")
+    if plain is None:
+        return
+    lines: list[Line] = []
+    refusals: list[Refusal] = []
+    orders._read_order(detail, "input.data", "V1", "P1", INSTITUTION, "11", lines, refusals)
+    assert not refusals, (detail, refusals)
+    assert lines == ([] if plain is orders._PAST else [plain]), detail
+
+
+@pytest.mark.parametrize(("source", "detail"), _fixture_lines(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_fixture_fee_line_reads_the_same_plain_or_lenient(source: str, detail: dict[str, Any]) -> None:
+    _agree_on_fee(detail)
+
+
+def test_the_fixtures_are_mostly_read_the_plain_way() -> None:
+    lines = _fixture_lines()
+    plain = [d for _, d in lines if fees._plain_line(d, INSTITUTION) is not None]
+    assert len(plain) >= len(lines) - 2  # ringls sends exp_content as JSON text: the lenient reader's
+
+
+@pytest.mark.parametrize(("source", "detail"), _fixture_orders(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_fixture_order_reads_the_same_plain_or_lenient(source: str, detail: dict[str, Any]) -> None:
+    _agree_on_order(detail)
+
+
+@pytest.mark.parametrize("field", FEE_FIELDS)
+@pytest.mark.parametrize("value", ODD, ids=repr)
+def test_an_odd_fee_field_reads_the_same_plain_or_lenient(field: str, value: Any) -> None:
+    detail = fee(1, OK, exp_content=[{"er_flag": "0"}], med_type="11")
+    detail[field] = value
+    _agree_on_fee(detail)
+
+
+@pytest.mark.parametrize("field", FEE_FIELDS + ("absent",))
+def test_a_fee_line_without_a_field_reads_the_same_plain_or_lenient(field: str) -> None:
+    detail = fee(1, OK, exp_content=[{"er_flag": "1"}], med_type="13")
+    detail.pop(field, None)
+    _agree_on_fee(detail)
+
+
+@pytest.mark.parametrize("field", ORDER_FIELDS)
+@pytest.mark.parametrize("value", ODD, ids=repr)
+def test_an_odd_order_field_reads_the_same_plain_or_lenient(field: str, value: Any) -> None:
+    detail = order("RX1", OK)
+    detail[field] = value
+    _agree_on_order(detail)
+
+
+@pytest.mark.parametrize("field", ORDER_FIELDS + ("absent",))
+def test_an_order_without_a_field_reads_the_same_plain_or_lenient(field: str) -> None:
+    detail = order("RX1", OK)
+    detail.pop(field, None)
+    _agree_on_order(detail)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
+                     | st.text(max_size=40) | st.sampled_from(ODD[:60]),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["er_flag", "x"]),
+                                                                                   inner, max_size=2), max_leaves=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(FEE_FIELDS), _JSON, max_size=4))
+def test_any_fee_field_values_read_the_same_plain_or_lenient(changes: dict[str, Any]) -> None:
+    detail = fee(1, SUSPENDED)
+    detail.update(changes)
+    _agree_on_fee(detail)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(ORDER_FIELDS), _JSON, max_size=4))
+def test_any_order_field_values_read_the_same_plain_or_lenient(changes: dict[str, Any]) -> None:
+    detail = order("RX1", SUSPENDED)
+    detail.update(changes)
+    _agree_on_order(detail)
+
+
+def _row_as_built(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:
+    """A fee-split row as it was built field by field before its numbers were kept per amount."""
+    price = float(pric) if pric is not None else 0.0
+    return {
+        "feedetl_sn": sn, "det_item_fee_sumamt": cents(total), "cnt": float(cnt) if cnt is not None else 0.0,
+        "pric": price, "pric_uplmt_amt": price, "selfpay_prop": 0.0, "fulamt_ownpay_amt": 0.0, "overlmt_amt": 0.0,
+        "preselfpay_amt": 0.0, "inscp_scp_amt": cents(total), "chrgitm_lv": "", "med_chrgitm_type": "",
+        "bas_medn_flag": "0", "hi_nego_drug_flag": "0", "chld_medc_flag": "0", "list_sp_item_flag": "0",
+        "lmt_used_flag": "0", "drt_reim_flag": "0", "memo": "",
+    }
+
+
+def test_fee_split_rows_serialise_as_built_field_by_field() -> None:
+    amounts = [("12.5", "1", "12.5"), ("12.50", "1.0000", "12.5000"), ("0", "0", "0"), ("-0", "-0", "-0"),
+               ("-25.60", "-2", "12.8"), ("1E+1", "10", "1"), ("99999999999999.99", "1", "99999999999999.99")]
+    parts: list[tuple[Any, ...]] = [(f"{n}", Decimal(t), Decimal(c), Decimal(p))
+                                    for n, (t, c, p) in enumerate(amounts * 2)]
+    parts.append(("x", Decimal(0), None, None))
+    assert orjson.dumps(fees.rows(parts)) == orjson.dumps([_row_as_built(*p) for p in parts])
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 12, 1, 9, 41, 30, 112_999, CHINA), datetime(2026, 12, 31, 23, 59, 59, 999_999, CHINA),
+    datetime(2026, 12, 31, 16, 0, 0, 500, UTC), datetime(1999, 1, 1, 0, 0, 0, 0, timezone(timedelta(hours=-5))),
+])
+def test_stamps_are_the_moment_in_shanghai_to_the_millisecond(moment: datetime) -> None:
+    assert _stamp(moment) == moment.astimezone(CHINA).strftime("%Y%m%d%H%M%S%f")[:17]
+
+
+def _line(sn: str, med_type: str | None = None, emergency: bool = False, day: str = "2026-12-01") -> Line:
+    return Line("V1", sn, OK.lower(), day, INSTITUTION, "P1", Decimal(1), med_type, emergency, False)
+
+
+def test_terms_every_line_shares_are_the_claims() -> None:
+    claim, resolved = _claim("M1", INSTITUTION, [_line("1", "13", True), _line("2", "13", True)], None)
+    assert claim["med_type"] == "13" and claim["emergency"] is True
+    assert claim["lines"] == [{"line_id": "1", "physician_code": OK}, {"line_id": "2", "physician_code": OK}]
+    assert resolved == [OK, OK]
+
+
+def test_terms_the_lines_differ_in_stay_the_lines() -> None:
+    claim, _ = _claim("M1", INSTITUTION, [_line("1", "13", True), _line("2", None, False, "2026-12-02"),
+                                          _line("3", "21")], None)
+    assert "med_type" not in claim and "emergency" not in claim
+    assert claim["lines"] == [{"line_id": "1", "physician_code": OK, "emergency": True, "med_type": "13"},
+                              {"line_id": "2", "physician_code": OK, "service_date": "2026-12-02"},
+                              {"line_id": "3", "physician_code": OK, "med_type": "21"}]
+
+
+def test_lines_of_one_upload_are_exempt_by_their_own_med_type_or_flag() -> None:
+    body = [inpatient(1, SUSPENDED, "13"), inpatient(2, SUSPENDED, "21"),
+            inpatient(3, SUSPENDED, "21", exp_content=[{"er_flag": "1"}])]
+    lines, refusals, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
+    assert not refusals
+    claim, _ = _claim("M1", INSTITUTION, lines, None)
+    assert [("med_type" in line, "emergency" in line) for line in claim["lines"]] == [
+        (True, False), (True, False), (True, True)]
