@@ -19,7 +19,8 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -33,6 +34,8 @@ __all__ = ["ERR_MSG_MAX", "Header", "Responder", "clip", "read_header", "unautho
 ERR_MSG_MAX = 200  # characters of err_msg the platform's field holds
 NO_REGION = "000000"  # inf_refmsgid's region when the request named none (or could not be read)
 _REGION = re.compile(r"\d{6}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +112,14 @@ class Responder:
     def _envelope(self, infcode: int | str, region: str, received: datetime, err_msg: str,
                   output: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(CHINA)
-        return {"infcode": infcode, "inf_refmsgid": self._refmsgid(region, now), "refmsg_time": _stamp(received),
-                "respond_time": _stamp(now), "err_msg": err_msg, "output": output}
+        second = _second(now)
+        return {"infcode": infcode, "inf_refmsgid": self._refmsgid(region, second), "refmsg_time": _stamp(received),
+                "respond_time": f"{second}{now.microsecond // 1000:03d}", "err_msg": err_msg, "output": output}
 
-    def _refmsgid(self, region: str, moment: datetime) -> str:
+    def _refmsgid(self, region: str, second: str) -> str:
         # region(6) + time(14) + serial(10); the serial mixes the pid so workers do not collide.
         serial = (os.getpid() % 1000) * 10_000_000 + next(self._serial) % 10_000_000
-        return f"{region}{moment:%Y%m%d%H%M%S}{serial:010d}"
+        return f"{region}{second}{serial:010d}"
 
 
 def unauthorised(responder: Responder) -> Callable[[str, str], bytes | None]:
@@ -131,4 +135,15 @@ def unauthorised(responder: Responder) -> Callable[[str, str], bytes | None]:
 
 def _stamp(moment: datetime) -> str:
     """``yyyyMMddHHmmssSSS`` in Asia/Shanghai."""
-    return moment.astimezone(CHINA).strftime("%Y%m%d%H%M%S%f")[:17]
+    return f"{_second(moment)}{moment.microsecond // 1000:03d}"
+
+
+def _second(moment: datetime) -> str:
+    """``yyyyMMddHHmmss`` of ``moment`` (aware) in Asia/Shanghai."""
+    return _second_text((moment - _EPOCH) // _ONE_SECOND)
+
+
+@lru_cache(maxsize=16)
+def _second_text(epoch_second: int) -> str:
+    # strftime is ~1.5 µs, and an envelope has three stamps, mostly of the same second
+    return datetime.fromtimestamp(epoch_second, CHINA).strftime("%Y%m%d%H%M%S")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.check.decision import REJECT
 from gateway.errors import BadEnvelope, Unreadable
 from gateway.formats.nhsa.envelope import read_header
 from gateway.formats.nhsa.feedback import record_feedback
@@ -56,15 +55,14 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             return front.envelope(await record_feedback(state, front, header, received))
         if infno not in UPLOADS:
             analysis = read_analysis(header.input, header.institution)
-            decided = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
-            results = judgements(decided, analysis.refusals, front.dictionary, analysis.rule_ids)
+            rejected = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
+            results = judgements(rejected, analysis.refusals, front.dictionary, analysis.rule_ids)
             return front.envelope(responder.success({"result": results}, received, region))
         lines, refusals, parts = read_fees(header.input, header.institution)
     except Unreadable as exc:
         state.metrics.refuse("nhsa", "invalid")
         return front.envelope(responder.failure(str(exc), received, region))
-    decided = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
-    rejected = [d for d in decided if d.result.decision == REJECT]
+    rejected = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
     if refusals:  # the envelope is answered, its unreadable lines refused alone
         state.metrics.refuse("nhsa", "unreadable_line")
     if rejected or refusals:

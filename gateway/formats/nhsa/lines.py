@@ -3,7 +3,8 @@
 Every front (2204/2301 fee details, 3101/3102 orders) reads its lines into ``Line`` and the lines
 it cannot decide into ``Refusal``; ``decide`` groups the lines by institution, translates each
 group into the core's ``Claim`` (``gateway.check.claim``), has the one check decide it
-(``gateway.check.service``: read, decide, observe) and hands back each line beside its ``DecidedLine``.
+(``gateway.check.service``: read, decide, observe) and hands back each rejected line beside its
+``DecidedLine``.
 
 Lines are kept in the envelope's order, not merged by ``feedetl_sn``: the serial is unique
 within a visit only (two visits of one upload may both have ``1``), so the (``mdtrt_id``,
@@ -21,6 +22,7 @@ from typing import NamedTuple
 
 from gateway.check.claim import Claim, ClaimLine
 from gateway.check.core import DecidedLine
+from gateway.check.decision import REJECT
 from gateway.formats.nhsa.aliases import Aliases, resolve
 from gateway.state import GatewayState
 
@@ -67,39 +69,54 @@ class Decided(NamedTuple):
 
 async def decide(state: GatewayState, claim_id: str, lines: list[Line], started: float, front: str = "nhsa",
                  caller: str | None = None) -> list[Decided]:
-    """Decide every line that is not a refund; one core decision (and log entry) per institution."""
+    """Decide every line that is not a refund, one core decision (and log entry) per institution;
+    the rejected lines beside their decisions (the answers name no other)."""
     groups: dict[str, list[Line]] = {}
     for line in lines:
         if not line.refund:
             groups.setdefault(line.institution, []).append(line)
-    decided: list[Decided] = []
+    rejected: list[Decided] = []
     for institution, group in groups.items():
         snapshot = state.cache.snapshot  # as of this group: an earlier group's read may have awaited
         claim, resolved = _claim(claim_id, institution, group, snapshot.aliases if snapshot is not None else None)
+        sent = [line.code for line in group]
         result = await state.checks.check(state.reader, claim, started, front, caller,
-                                          sorted({line.visit for line in group}), [line.code for line in group])
-        decided.extend(Decided(line, answer, result.decision_id, code)
-                       for line, answer, code in zip(group, result.lines, resolved, strict=True))
-    return decided
+                                          sorted({line.visit for line in group}), sent if sent != resolved else None)
+        rejected.extend(Decided(line, answer, result.decision_id, code)
+                        for line, answer, code in zip(group, result.lines, resolved, strict=True)
+                        if answer.decision == REJECT)
+    return rejected
 
 
 def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases | None) -> tuple[Claim, list[str]]:
     """The core's claim of one institution's lines, and the 医保医师代码 each line is decided on.
 
-    The claim's date is its first line's; a line carries its own date, emergency flag or
-    医疗类别 only when it has one (``gateway.check.claim``)."""
-    claim_day = group[0].day
+    The claim's date is its first line's.  A 医疗类别 or an emergency flag every line shares is
+    the claim's (a 3101 encounter's ``med_type``, an emergency visit's 2204 lines), so that the
+    lines carry only their id and code and the core decides them on the claim's terms, its memo
+    shared; a line carries its own date, flag or 医疗类别 only when it differs
+    (``gateway.check.claim``).  The core exempts a line the same either way (``Policy.line_exempt``)."""
+    first = group[0]
+    claim_day, med_type = first.day, first.med_type
+    shared_type = med_type is not None and all(line.med_type == med_type for line in group)
+    emergency = all(line.emergency for line in group)
+    local = aliases.get(institution) if aliases else None
     lines: list[ClaimLine] = []
     resolved: list[str] = []
     for line in group:
-        code = resolve(aliases, institution, line.code, line.day)
+        code = resolve(aliases, institution, line.code, line.day) if local else line.code.upper()
         resolved.append(code)
         entry: ClaimLine = {"line_id": line.sn, "physician_code": code}
         if line.day != claim_day:
             entry["service_date"] = line.day
-        if line.emergency:
+        if line.emergency and not emergency:
             entry["emergency"] = True
-        if line.med_type is not None:
+        if line.med_type is not None and not shared_type:
             entry["med_type"] = line.med_type
         lines.append(entry)
-    return {"claim_id": claim_id, "institution_code": institution, "service_date": claim_day, "lines": lines}, resolved
+    claim: Claim = {"claim_id": claim_id, "institution_code": institution, "service_date": claim_day, "lines": lines}
+    if shared_type:
+        claim["med_type"] = med_type
+    if emergency:
+        claim["emergency"] = True
+    return claim, resolved
