@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -11,6 +12,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from cache.keys import Keys
+from gateway.check.status import CHINA
+from gateway.formats.nhsa.envelope import read_header
+from gateway.formats.nhsa.feedback import record_feedback
 from gateway.settings import Settings
 from tests.nhsa import SUSPENDED, analysis, encounter, envelope, gateway, order
 
@@ -49,6 +53,15 @@ def test_modify_needs_no_reason_and_one_object_stands_for_the_list(client: TestC
     assert feedback(client, {"warn_rslt_id": jr_id, "dspo_way": 2}, warn_type=2)["infcode"] == 0
     [note] = log_entries(client, redis, keys)
     assert (note["way"], note["reason"], note["warn_type"]) == ("modify", "", "2")
+
+
+def test_every_feedback_entry_names_its_caller(client: TestClient, redis: redis.Redis, keys: Keys) -> None:
+    """Issue 13 item 2: the caller (the API key's name, never the key) on every record, feedback too."""
+    warns = [{"warn_rslt_id": f"0123456789abcdef0123456789abcdef-{n}", "dspo_way": "2"} for n in (1, 2)]
+    header = read_header(orjson.dumps(envelope("3103", {"data": {"warn_type": "1", "warns": warns}})), "3103")
+    app: Any = client.app
+    client.portal.call(record_feedback, app.state.gateway, app.state.nhsa, header, datetime.now(CHINA), "his-1")
+    assert [(n["kind"], n["caller"]) for n in log_entries(client, redis, keys)] == [("feedback", "his-1")] * 2
 
 
 @pytest.mark.parametrize(("warns", "warn_type", "field"), [

@@ -6,7 +6,8 @@
     input.data.warns[].dspo_way_rea  处理原因: required with 1, the reason for going on
 
 Each warn becomes a ``feedback`` entry of the decision log (``gateway.decisionlog.writer``), next to the
-decision it names, where the help desk and the auditors read decisions.  The whole envelope is
+decision it names, where the help desk and the auditors read decisions; it names its caller (the
+API key's name, never the key), as every decision does.  The whole envelope is
 refused (``infcode -1``, the field named) when one warn is unreadable: a feedback half recorded
 would tell the auditor a wrong story.  ``output`` is empty, as the platform's.
 """
@@ -32,8 +33,10 @@ _RESULT_ID = re.compile(r"([0-9a-f]{32})-\d{1,4}")  # jr_id of gateway.formats.n
 _WAYS = {"1": "continue", "2": "modify"}  # dspo_way 1 继续执行, 2 返回修改
 
 
-async def record_feedback(state: GatewayState, front: NhsaFront, header: Header, received: datetime) -> dict[str, Any]:
-    entries = _read(header)  # Unreadable goes to the caller: infcode -1 naming the field
+async def record_feedback(state: GatewayState, front: NhsaFront, header: Header, received: datetime,
+                          caller: str | None = None) -> dict[str, Any]:
+    """Record the warns of ``header`` sent by ``caller`` (the key's name; None: an unkeyed gateway)."""
+    entries = _read(header, caller)  # Unreadable goes to the handler: infcode -1 naming the field
     decisions = state.decisions
     if decisions is not None:
         for entry in entries:
@@ -41,7 +44,7 @@ async def record_feedback(state: GatewayState, front: NhsaFront, header: Header,
     return front.responder.success({}, received, header.region)
 
 
-def _read(header: Header) -> list[dict[str, Any]]:
+def _read(header: Header, caller: str | None) -> list[dict[str, Any]]:
     found = as_list(header.input.get("data"))
     if len(found) != 1 or not isinstance(found[0], dict):
         raise Unreadable("input.data: must be one object")
@@ -80,5 +83,6 @@ def _read(header: Header) -> list[dict[str, Any]]:
         except Unreadable as exc:
             raise Unreadable(f"{at}.{field}: {exc}") from None
         entries.append(feedback_entry(received, match.group(1), {
-            "claim": header.msgid, "result": result_id, "warn_type": warn_type, "way": way, "reason": reason or ""}))
+            "claim": header.msgid, "result": result_id, "warn_type": warn_type, "way": way, "reason": reason or ""},
+            caller=caller))
     return entries
