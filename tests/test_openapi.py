@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -62,6 +63,19 @@ def test_the_docs_pages_load_their_assets_from_drgate(client: TestClient, page: 
     for asset in [part.split('"')[0] for part in html.split('/docs-assets/')[1:]]:
         reply = client.get(f"/docs-assets/{asset}")
         assert reply.status_code == 200 and len(reply.content) > 100, asset
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_under_a_root_path_the_docs_pages_name_their_assets_and_document_under_it(settings: Settings,
+                                                                                 page: str) -> None:
+    """Behind a proxy serving drgate at /gw (uvicorn --root-path /gw), the browser knows only /gw/..."""
+    with TestClient(create_app(settings), root_path="/gw") as client:
+        html = client.get(f"/gw{page}").text
+        urls = re.findall(r"""(?:href|src|spec-url|url)\s*[=:]\s*['"]([^'"]*)['"]""", html)
+        assert "/gw/openapi.json" in urls and any(u.startswith("/gw/docs-assets/") for u in urls)
+        assert [u for u in urls if u.startswith("/") and not u.startswith("/gw/")] == []
+        for asset in (u for u in urls if u.startswith("/gw/docs-assets/")):
+            assert client.get(asset).status_code == 200, asset
 
 
 def test_every_admin_route_is_documented_with_its_roles_and_refusals(spec: dict) -> None:  # type: ignore[type-arg]
