@@ -2,11 +2,13 @@
 
 Fills a decision log of its own (prefix ``drgate-bench-archive`` on ``DRGATE_REDIS_URL``) with
 ``--decisions`` entries of ``--lines`` lines each (3% of lines rejected, with their article; no
-grounds rows), then times ``Archiver.run(once=True)`` draining it into a fresh store:
+grounds rows; the lines of a claim shared out among ``--physicians`` codes, default one a line,
+the search index's worst case), then times ``Archiver.run(once=True)`` draining it into a fresh store:
 a SQLite file, and a schema of its own in PostgreSQL (``--postgres``).  Nothing of the gateway
 runs: this is the archiver alone, to hold beside the gateway's rate in ``make bench``::
 
     python -m bench.archive --decisions 20000 --lines 20
+    python -m bench.archive --decisions 20000 --lines 20 --physicians 3
     python -m bench.archive --decisions 20000 --lines 1 --batch 2000
 """
 
@@ -38,10 +40,10 @@ APPLICATION = "drgate-bench-archive"  # PostgreSQL's application_name: the backe
 WORKERS = [secrets.token_hex(8) for _ in range(4)]
 
 
-def _entry(i: int, lines: int) -> bytes:
+def _entry(i: int, lines: int, physicians: int = 0) -> bytes:
     rows = []
     for k in range(lines):
-        code = f"D330802{(i * 31 + k) % 300_000:06d}"
+        code = f"D330802{(i * 31 + k % (physicians or lines)) % 300_000:06d}"
         if (i + k) % 33 == 0:
             rows.append(DecidedLine(f"{i}-{k}", code, "reject", "suspended", "衢州 第二十一条、第二十二条", None, [],
                                    None))
@@ -55,19 +57,20 @@ def _entry(i: int, lines: int) -> bytes:
     return decision_entry(time.time(), result, "v1", "key:0123456789ab", profile="quzhou-2020")
 
 
-def fill(client: redis.Redis, stream: str, decisions: int, lines: int) -> None:
+def fill(client: redis.Redis, stream: str, decisions: int, lines: int, physicians: int = 0) -> None:
     client.unlink(stream)
     pipe = client.pipeline(transaction=False)
     for i in range(decisions):
-        pipe.xadd(stream, {"d": _entry(i, lines)})
+        pipe.xadd(stream, {"d": _entry(i, lines, physicians)})
         if i % 1000 == 999:
             pipe.execute()
     pipe.execute()
 
 
-def run(client: redis.Redis, store_url: str, decisions: int, lines: int, batch: int) -> dict[str, Any]:
+def run(client: redis.Redis, store_url: str, decisions: int, lines: int, batch: int,
+        physicians: int = 0) -> dict[str, Any]:
     stream = Keys(PREFIX).decisions
-    fill(client, stream, decisions, lines)
+    fill(client, stream, decisions, lines, physicians)
     store = Store(store_url)
     store.init()
     archiver = Archiver(client, stream, Archive(store.engine), batch=batch, block_ms=0)
@@ -118,13 +121,17 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=20)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--physicians", type=int, default=0, help="distinct physicians a claim (0: one a line)")
+    parser.add_argument("--store", choices=("both", "sqlite", "postgresql"), default="both")
     parser.add_argument("--postgres", default=os.environ.get("DRGATE_BENCH_POSTGRES_URL",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     client = redis.Redis.from_url(os.environ.get("DRGATE_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    with tempfile.TemporaryDirectory() as scratch:
-        print(run(client, f"sqlite:///{Path(scratch) / 'archive.db'}", args.decisions, args.lines, args.batch))
-    if args.postgres:
+    if args.store != "postgresql":
+        with tempfile.TemporaryDirectory() as scratch:
+            print(run(client, f"sqlite:///{Path(scratch) / 'archive.db'}", args.decisions, args.lines, args.batch,
+                      args.physicians))
+    if args.postgres and args.store != "sqlite":
         schema = f"archive_bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.postgres)
         with admin.begin() as conn:
@@ -132,7 +139,7 @@ def main() -> None:
         try:
             sep = "&" if "?" in args.postgres else "?"
             print(run(client, f"{args.postgres}{sep}options=-csearch_path%3D{schema}&application_name={APPLICATION}",
-                      args.decisions, args.lines, args.batch))
+                      args.decisions, args.lines, args.batch, args.physicians))
         finally:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

