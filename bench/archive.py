@@ -73,7 +73,7 @@ def run(client: redis.Redis, store_url: str, decisions: int, lines: int, batch: 
     fill(client, stream, decisions, lines, physicians)
     store = Store(store_url)
     store.init()
-    archiver = Archiver(client, stream, Archive(store.engine), batch=batch, block_ms=0)
+    archiver = Archiver(client, stream, Archive(store.engine), batch=batch, block_ms=0, own_gc=True)  # as the CLI
     server = _server_cpu(store.engine)
     started, cpu = time.perf_counter(), time.process_time()
     stats = archiver.run(once=True)

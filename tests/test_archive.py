@@ -180,3 +180,24 @@ def test_a_malformed_entry_is_skipped_and_acknowledged(published: Settings, redi
     archiver = archive_once(redis, keys, store)
     assert (archiver.stats.archived, archiver.stats.malformed) == (1, 2)
     assert redis.xpending(keys.decisions, "archive")["pending"] == 0
+
+
+def test_an_archiver_running_its_own_collector_turns_it_off_collects_and_gives_it_back(
+        published: Settings, redis: redis.Redis, keys: Keys, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from gateway.decisionlog import archiver as archiver_module
+
+    check_all(published, [claim(i) for i in range(5)])
+    monkeypatch.setattr(archiver_module, "COLLECT_EVERY", 0.0)
+    seen, collections = [], []
+    gc.callbacks.append(collect := lambda phase, info: collections.append(phase))
+    try:
+        archiver = Archiver(redis, keys.decisions, Archive(store.engine), block_ms=0, own_gc=True)
+        archiver.run(should_stop=lambda: seen.append(gc.isenabled()) or len(seen) > 3)
+    finally:
+        gc.callbacks.remove(collect)
+    assert archiver.stats.archived == 5
+    assert seen and not any(seen)  # off while it ran
+    assert "start" in collections  # yet cycles were collected
+    assert gc.isenabled()

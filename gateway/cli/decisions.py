@@ -123,7 +123,7 @@ def _archive(settings: Settings, engine: Any, args: argparse.Namespace) -> int:
     client = sync_redis(settings.decision_log_redis() or settings, timeout=5.0)  # where the log is
     archiver = Archiver(client, Keys(settings.redis_prefix).decisions, Archive(engine),
                         batch=args.batch, block_ms=0 if args.once else 1000, claim_idle=args.claim_idle,
-                        keep_days=settings.decisions_keep_days)
+                        keep_days=settings.decisions_keep_days, own_gc=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:

@@ -18,6 +18,7 @@ the count of never-read ones the trim left in the ledger), and ``--once`` exits 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 GROUP = ARCHIVE_GROUP
 #: Days of partitions created ahead of today (PostgreSQL), so the day's first insert finds them.
 DAYS_AHEAD = 3
+#: Seconds between an archiver's own collections of reference cycles when it runs its process's
+#: collector (``own_gc``): the automatic one is off while it runs, for a batch's tens of thousands
+#: of young tuples made every generation-0 pass walk them (20-30% of its CPU at 20-line claims,
+#: BENCHMARKS.md); the archiver makes few cycles, and this collects them.
+COLLECT_EVERY = 60.0
 
 
 @dataclass(slots=True)
@@ -61,7 +67,7 @@ class ArchiverStats:
 class Archiver:
     def __init__(self, client: redis.Redis, stream: str, archive: Archive, *, batch: int = 1000,
                  block_ms: int = 1000, claim_idle: float = 60.0, consumer: str | None = None,
-                 keep_days: int = 1095) -> None:
+                 keep_days: int = 1095, own_gc: bool = False) -> None:
         self.redis = client
         self.stream = stream
         self.archive = archive
@@ -70,6 +76,7 @@ class Archiver:
         self.claim_idle_ms = int(claim_idle * 1000)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.keep_days = keep_days
+        self.own_gc = own_gc  # the process is the archiver's (``drgate decisions archive``): see COLLECT_EVERY
         self.stats = ArchiverStats()
         self._claim_from = "0-0"
         self._group_ready = False
@@ -172,12 +179,25 @@ class Archiver:
         store's driver lets the interpreter go while the database works), one batch in flight at
         most, each acknowledged after its own commit.  Claims wait for the batch in flight, so an
         archiver never claims entries it is still writing."""
+        collecting = self.own_gc and gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._run(once, should_stop, collecting)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, once: bool, should_stop: Callable[[], bool], collecting: bool) -> ArchiverStats:
         self.prepare()
-        prepared = time.monotonic()
+        prepared = collected = time.monotonic()
         backoff = 0.1
         flight: Future[None] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="drgate-archive") as writer:
             while not should_stop():
+                if collecting and time.monotonic() - collected > COLLECT_EVERY:
+                    gc.collect()
+                    collected = time.monotonic()
                 try:
                     entries = self._next(flight)
                     if not entries and flight is not None:  # nothing new: let the batch in flight land first
