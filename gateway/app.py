@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fastapi import FastAPI, Request
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          store if settings.status_store else None,  # the help desk's reasons only
                                          calendar, ArchiveReader(store.engine),  # /v1/decisions
                                          backlog=metrics.backlog)
+        cast(GatewayApp, app).gateway = app.state.gateway  # the hot path's plain attribute (gateway.api.hotpath)
         flusher = asyncio.create_task(metrics.flush_periodically(cache)) if metrics.multiprocess else None
         log.info("gateway ready: profile %s, enforce=%s, %s", profile.name, settings.enforce, settings.on_unverified)
         try:

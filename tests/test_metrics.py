@@ -146,6 +146,25 @@ def test_redis_errors_are_counted_once_each(keys: Keys) -> None:
     assert samples(metrics.render(cache).decode())["drgate_redis_errors_total"] == 5
 
 
+def test_the_latency_histogram_counts_each_check_in_the_bucket_prometheus_would(keys: Keys) -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from gateway.check.core import ClaimResult
+
+    metrics, cache = Metrics(), SnapshotCache(keys)
+    registry = CollectorRegistry()
+    reference = Histogram("drgate_check_seconds", "reference", buckets=metrics.latency._upper_bounds[:-1],
+                          registry=registry)
+    result = ClaimResult("C", "pass", "id", {}, True, [])
+    for seconds in (0.00005, 0.0001, 0.00010001, 0.001, 0.0049, 0.25, 0.3, 7.0):  # bounds, between, past the last
+        metrics.observe(result, seconds, cache)
+        reference.observe(seconds)
+    got, want = samples(metrics.render(cache).decode()), samples(generate_latest(registry).decode())
+    histogram = {k: v for k, v in got.items() if k.startswith("drgate_check_seconds") and "created" not in k}
+    assert histogram == {k: v for k, v in want.items() if "created" not in k}
+    assert histogram['drgate_check_seconds_bucket{le="0.0001"}'] == 2 and histogram["drgate_check_seconds_count"] == 8
+
+
 def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while True:

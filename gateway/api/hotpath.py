@@ -39,6 +39,7 @@ from gateway.api.bodies import BodyBudget, read_body
 from gateway.api.v1 import CHECK_PATH, MAX_BODY, answer_check
 from gateway.errors import BodyRefused
 from gateway.observe.logs import REQUEST_ID
+from gateway.state import GatewayState
 
 __all__ = ["ClaimCheckEndpoint", "GatewayApp"]
 
@@ -59,6 +60,9 @@ class GatewayApp(FastAPI):
 
     check: ASGIApp | None = None
     ahead: dict[str, ASGIApp] = {}  # replaced by create_app, never mutated
+    #: The worker's state, as ``state.gateway`` (set by the lifespan): read here as a plain attribute,
+    #: since Starlette's ``State`` answers an attribute after a failed lookup's AttributeError (~1 µs).
+    gateway: GatewayState | None = None
     bodies: BodyBudget  # the worker's budget of bytes for unfinished bodies (gateway.api.bodies), set by create_app
     access_log = False
     _ids: itertools.count[int] | None = None
@@ -136,13 +140,15 @@ class ClaimCheckEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers = [_JSON]
+        app = scope["app"]
+        state: GatewayState = app.gateway if isinstance(app, GatewayApp) and app.gateway else app.state.gateway
         try:
             body = await read_body(scope, receive, MAX_BODY, self.bodies)
-            status, payload = await answer_check(scope["app"].state.gateway, body, started, scope.get(CALLER))
+            status, payload = await answer_check(state, body, started, scope.get(CALLER))
         except ClientDisconnect:  # the client went away mid-body, or was timed out: nobody to answer
             return
         except BodyRefused as exc:
-            scope["app"].state.gateway.metrics.refuse("v1", "too_large" if exc.status == 413 else "busy")
+            state.metrics.refuse("v1", "too_large" if exc.status == 413 else "busy")
             status, payload = exc.status, orjson.dumps({"detail": exc.detail})
             headers.append(_CLOSE)
         except Exception:

@@ -30,10 +30,11 @@ Gateway, per worker (names as scraped):
 Running totals are counters: in multiprocess mode a counter's file outlives its worker, so a
 worker's restart does not make a total fall (a gauge set from the worker's own count did).
 
-The hot path only adds to plain ints; they reach the Prometheus objects at most once a second
-and at every scrape.  With ``serve --workers N`` every worker is its own process: when
-``PROMETHEUS_MULTIPROC_DIR`` is set (``drgate serve`` sets it for N > 1) the values go through
-prometheus_client's multiprocess files and ``/metrics`` on any worker answers for all of them.
+The hot path only adds to plain ints (the latency histogram's too, by bucket); they reach the
+Prometheus objects at most once a second and at every scrape.  With ``serve --workers N`` every
+worker is its own process: when ``PROMETHEUS_MULTIPROC_DIR`` is set (``drgate serve`` sets it for
+N > 1) the values go through prometheus_client's multiprocess files and ``/metrics`` on any worker
+answers for all of them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from bisect import bisect_left
 from collections import Counter as Tally
 from importlib.metadata import PackageNotFoundError, version
 from operator import attrgetter, itemgetter
@@ -59,6 +61,7 @@ __all__ = ["Metrics", "front_of", "write_sync_metrics"]
 
 _FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in multiprocess files
 
+_LATENCY_BOUNDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)  # s
 _DECISION_REASON = attrgetter("decision", "reason")
 _VERDICT_OUTCOME = itemgetter(1, 2)  # a memoised verdict's decision and reason (gateway.check.verdicts)
 
@@ -92,8 +95,8 @@ class Metrics:
                              registry=r)
         self.claims = Counter("drgate_claims", "Claims decided, by decision", ["decision"], registry=r)
         self.latency = Histogram(
-            "drgate_check_seconds", "Time to decide a claim, body read to answer built",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=r)
+            "drgate_check_seconds", "Time to decide a claim, body read to answer built", buckets=_LATENCY_BOUNDS,
+            registry=r)
         self.cache_hits = Counter("drgate_cache_hits", "Near-cache hits", registry=r)
         self.cache_misses = Counter("drgate_cache_misses", "Near-cache misses (fetched from Redis)", registry=r)
         self.redis_errors = Counter("drgate_redis_errors", "Failed Redis exchanges", registry=r)
@@ -142,6 +145,8 @@ class Metrics:
         self.backlog: ArchiveBacklog | None = None  # likewise: the archiver's progress through it
         self._pending: Tally[tuple[str, str]] = Tally()
         self._claims: dict[str, int] = {}
+        self._latencies = [0] * (len(_LATENCY_BOUNDS) + 1)  # per bucket, the last one +Inf, not yet in latency
+        self._latency_sum = 0.0
         self._seen = (0, 0, 0)  # cache hits, misses, redis errors already counted
         self._log_seen = (0, 0)  # decision-log entries written, dropped already counted
         self._next_flush = 0.0
@@ -152,7 +157,10 @@ class Metrics:
         audit = result.audit
         self._pending.update(map(_DECISION_REASON, result.lines) if audit is None else map(_VERDICT_OUTCOME, audit[3]))
         self._claims[result.decision] = self._claims.get(result.decision, 0) + 1
-        self.latency.observe(seconds)
+        # The bucket as Histogram.observe finds it (the first bound >= seconds), without its locks
+        # and its loop over the bounds: ~0.1 µs against ~0.8 (measured in BENCHMARKS.md).
+        self._latencies[bisect_left(_LATENCY_BOUNDS, seconds)] += 1
+        self._latency_sum += seconds
         if cache is not None and self.multiprocess and time.monotonic() >= self._next_flush:
             self.flush(cache)
 
@@ -168,6 +176,12 @@ class Metrics:
         claims, self._claims = self._claims, {}
         for decision, n in claims.items():
             self.claims.labels(decision).inc(n)
+        latencies, self._latencies = self._latencies, [0] * len(self._latencies)
+        total, self._latency_sum = self._latency_sum, 0.0
+        for bucket, n in zip(self.latency._buckets, latencies, strict=True):  # what observe() adds to, n at once
+            if n:
+                bucket.inc(n)
+        self.latency._sum.inc(total)
         hits, misses, errors = cache.hits, cache.misses, getattr(cache, "redis_errors", 0)
         seen_hits, seen_misses, seen_errors = self._seen
         self.cache_hits.inc(max(0, hits - seen_hits))
