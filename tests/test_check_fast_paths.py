@@ -115,3 +115,65 @@ def test_the_answer_joined_from_memoised_lines_is_what_orjson_writes_of_them(lin
                                    "decision_id": result.decision_id, "snapshot": result.snapshot,
                                    "enforced": result.enforced, "lines": result.lines})
     assert result.json() == joined  # and after, from the lines
+
+
+_BASE = '{"claim_id":"C","institution_code":"H1","service_date":"2026-03-02","lines":[%s]}'
+_LINE = '{"line_id":"1","physician_code":"D1"}'
+
+
+@pytest.mark.parametrize("raw", [
+    _BASE % _LINE,
+    _BASE % ",".join([_LINE] * 1000),
+    _BASE % ",".join([_LINE] * 1001),
+    _BASE % "",
+    (_BASE % _LINE).replace('"C"', '"' + "c" * 64 + '"'),
+    (_BASE % _LINE).replace('"C"', '"' + "c" * 65 + '"'),
+    (_BASE % _LINE).replace('"C"', '"中文 id, with \\"quotes\\""'),
+    (_BASE % _LINE).replace('"C"', '""'),
+    (_BASE % _LINE).replace('"C"', "1"),
+    (_BASE % _LINE).replace('"D1"', '"' + "D" * 30 + '"'),
+    (_BASE % _LINE).replace('"D1"', '"' + "D" * 31 + '"'),
+    (_BASE % _LINE).replace('"D1"', '"D1\\n"'),
+    (_BASE % _LINE).replace('"D1"', '"D١"'),  # an Arabic-Indic digit: alphanumeric, not [A-Za-z0-9]
+    (_BASE % _LINE).replace('"D1"', '"Dé"'),
+    (_BASE % _LINE).replace('"H1"', '"H-1"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"2026-03-02 23:59:59"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"2026-03-02 24:00:00"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"2026-03-02\\n"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"2026-02-29"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"2024-02-29"'),
+    (_BASE % _LINE).replace('"2026-03-02"', '"٢٠٢٦-03-02"'),
+    (_BASE % _LINE).replace('"2026-03-02"', "null"),
+    (_BASE % _LINE).replace('"lines"', '"med_type":null,"emergency":true,"rescue":false,"lines"'),
+    (_BASE % _LINE).replace('"lines"', '"med_type":"1234567","lines"'),
+    (_BASE % _LINE).replace('"lines"', '"emergency":null,"lines"'),
+    (_BASE % _LINE).replace('"lines"', '"rescue":1,"lines"'),
+    (_BASE % _LINE).replace('"lines"', '"amount":12.5,"lines"'),  # a key to ignore: pydantic-core's
+    (_BASE % _LINE).replace('"lines"', '"x":' + "[" * 300 + "]" * 300 + ',"lines"'),  # past its recursion limit
+    (_BASE % _LINE).replace('"claim_id":"C"', '"claim_id":"C","claim_id":"D"'),
+    (_BASE % _LINE).replace('"claim_id":"C"', '"claim_id":"","claim_id":"D"'),
+    (_BASE % _LINE).replace('"claim_id":"C"', '"claim_id":"D","claim_id":""'),
+    _BASE % '{"line_id":"1","physician_code":"D1","service_date":null,"emergency":null,"med_type":null}',
+    _BASE % '{"line_id":"1","physician_code":"D1","service_date":"2019-01-01 10:00:00","emergency":false}',
+    _BASE % '{"line_id":"1","physician_code":"D1","emergency":"true"}',
+    _BASE % '{"line_id":"1","physician_code":"D1","med_type":"13"}',
+    _BASE % '{"line_id":"1","physician_code":"D1","fee":3}',
+    _BASE % '{"line_id":"1"}',
+    _BASE % '{"line_id":"1","physician_code":"D1","line_id":"2"}',
+    _BASE % '["1","D1"]',
+    '[]', '"claim"', '{}', '', '{"claim_id":', (_BASE % _LINE) + " \n", (_BASE % _LINE) + "x",
+])
+def test_the_orjson_read_claim_is_what_pydantic_core_returns_or_refuses(raw: str) -> None:
+    """``parse_claim`` reads a body with orjson and checks it itself: it must accept exactly what
+    ``ClaimIn`` accepts, return what it returns, and leave every refusal (its 422) to it."""
+    from gateway.api.schemas import CLAIM
+
+    try:
+        want: object = CLAIM.validate_json(raw.encode())
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as got:
+            parse_claim(raw.encode())
+        assert got.value.errors() == exc.errors()
+        return
+    assert parse_claim(raw.encode()) == want
+    assert parse_claim(bytearray(raw.encode())) == want

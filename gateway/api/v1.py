@@ -1,7 +1,8 @@
 """HTTP API v1: the claim check (hot path), the help desk's status lookup, health and readiness.
 
-The check reads the body itself, validates it with pydantic-core straight from bytes into plain
-dicts (``schemas.ClaimIn``), and answers with orjson: no per-request model building.
+The check reads the body itself, validates it into plain dicts (``schemas.ClaimIn``: orjson and a
+check of the schema, pydantic-core for anything else and for the 422's detail), and answers with
+the core's serialised answer (``ClaimResult.json``): no per-request model building.
 """
 
 from __future__ import annotations
