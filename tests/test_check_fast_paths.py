@@ -98,11 +98,12 @@ def test_decision_ids_are_unique(profile: Profile) -> None:
     assert len(ids) == 1000 and all(len(i) == 32 for i in ids)
 
 
-@pytest.mark.parametrize("line_ids", [["1", "2", "3", "4"], ['a","b', "x\\", "中文", "tab\there"], ["only"]])
+@pytest.mark.parametrize("line_ids", [["1", "2", "3", "4"], ['a","b', "x\\", "中文", "tab\there"], ["only"],
+                                      [str(n) for n in range(12)], ["中文", *map(str, range(10)), 'a","b']])
 def test_the_answer_joined_from_memoised_lines_is_what_orjson_writes_of_them(line_ids: list[str],
                                                                             profile: Profile) -> None:
     policy = Policy.from_settings(Settings(), profile)
-    codes = ["D1", "D2", "D3", "D4"][:len(line_ids)]
+    codes = [f"D{1 + n % 4}" for n in range(len(line_ids))]
     body = orjson.dumps({"claim_id": 'C"1', "institution_code": SITE, "service_date": "2026-03-02", "lines": [
         {"line_id": line_id, "physician_code": code} for line_id, code in zip(line_ids, codes, strict=True)]})
     agreement = (Agreement(SITE, 739000),)

@@ -53,6 +53,7 @@ _LINE = b'{"line_id":'
 _NEXT_LINE = b',{"line_id":"'
 _JOINED = b"".join
 _SHOWN = itemgetter(11)
+_CUT_FROM = 8  # lines from which one dumps of the ids, cut, beats a dumps an id (measured: 1–5 lines lose, 20 win)
 
 
 class ClaimResult:
@@ -110,15 +111,17 @@ class ClaimResult:
         ``enforced``, ``lines`` (each line's fields in ``DecidedLine``'s order), as orjson writes them."""
         audit = self._audit
         dumps = orjson.dumps
-        texts = self.line_id_texts() if self._lines is None else None
-        if texts is not None:  # the rest of each line serialised once per memoised verdict
-            assert audit is not None
-            lines = b'[{"line_id":"%b]' % _NEXT_LINE.join(map(_JOINED, zip(texts, map(_SHOWN, audit[3]), strict=True)))
-        elif audit is None or self._lines is not None:
+        if audit is None or self._lines is not None:
             lines = dumps(self.lines)
-        else:
-            lines = b"[%b]" % b",".join([_LINE + dumps(line_id)[:-1] + v[11]
-                                         for line_id, v in zip(audit[5], audit[3], strict=True)])
+        else:  # line_id serialised here, the rest of each line once per memoised verdict
+            line_ids, verdicts = audit[5], audit[3]
+            texts = self.line_id_texts() if len(line_ids) >= _CUT_FROM else None
+            if texts is not None:
+                shown = map(_SHOWN, verdicts)
+                lines = b'[{"line_id":"%b]' % _NEXT_LINE.join(map(_JOINED, zip(texts, shown, strict=True)))
+            else:
+                lines = b"[%b]" % b",".join([_LINE + dumps(line_id)[:-1] + v[11]
+                                             for line_id, v in zip(line_ids, verdicts, strict=True)])
         # decision and decision_id are plain ASCII words (pass/reject/partial, hex): nothing to escape.
         return b"".join((b'{"claim_id":', dumps(self.claim_id), b',"decision":"', self.decision.encode(),
                          b'","decision_id":"', self.decision_id.encode(), b'","snapshot":', dumps(self.snapshot),
