@@ -48,6 +48,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -65,6 +67,7 @@ DECISION = "decision"
 FEEDBACK = "feedback"
 
 
+_GROUNDS, _LOGGED, _CODE = itemgetter(9), itemgetter(10), itemgetter(12)  # of a verdict (gateway.check.verdicts)
 _ISO_DAYS: dict[int, str | None] = {}  # day ordinal -> ISO: date.fromordinal().isoformat() costs ~1.5 µs
 
 
@@ -96,12 +99,12 @@ def decision_entry(at: float, result: ClaimResult, front: str, caller: str | Non
         inst = snap_id = generation = None
     else:
         inst, low, own, verdicts, snapshot, line_ids = audit
-        cited = {ref: row for v in verdicts if v[9] for ref, row in v[9]}
+        cited = dict(chain.from_iterable(map(_GROUNDS, verdicts)))  # in the lines' order, each ref once
         high = low
         # The line's answer, serialised once per memoised verdict (its element 10, gateway.check.verdicts):
-        # a line costs a three-item list here (measured: 35 µs a 20-line entry built field by field;
-        # joining bytes instead of the lists bought nothing, measured).
-        rows = [[line_id, v[12], v[10]] for line_id, v in zip(line_ids, verdicts, strict=True)]
+        # a line costs a three-item tuple here, zipped in C (measured: 35 µs a 20-line entry built field by
+        # field; joining bytes instead bought nothing, measured).
+        rows = list(zip(line_ids, map(_CODE, verdicts), map(_LOGGED, verdicts), strict=True))
         if own:
             for n, on in own.items():
                 rows[n] += (None, iso(on))
