@@ -87,16 +87,31 @@ class GatewayApp(FastAPI):
         if self.access_log:
             await self._logged(scope, receive, send, request_id)
             return
-        await self._dispatch(scope, receive, send, request_id)
+        endpoint = self._ahead(scope)
+        if endpoint is not None:  # awaited here, not through _dispatch: a coroutine less a check
+            await endpoint(scope, receive, send)  # it sends X-Request-ID itself
+            return
+        await self._fastapi(scope, receive, send, request_id)
+
+    def _ahead(self, scope: Scope) -> ASGIApp | None:
+        """The endpoint answering this request ahead of FastAPI, if any (``scope["app"]`` set for it)."""
+        if scope["method"] != "POST":
+            return None
+        path = routed_path(scope)  # served under a root path, ``path`` carries it
+        endpoint = self.check if path == CHECK_PATH else self.ahead.get(path)
+        if endpoint is not None:
+            scope["app"] = self
+        return endpoint
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
-        if scope["method"] == "POST":
-            path = routed_path(scope)  # served under a root path, ``path`` carries it
-            endpoint = self.check if path == CHECK_PATH else self.ahead.get(path)
-            if endpoint is not None:
-                scope["app"] = self
-                await endpoint(scope, receive, send)  # it sends X-Request-ID itself
-                return
+        endpoint = self._ahead(scope)
+        if endpoint is not None:
+            await endpoint(scope, receive, send)
+            return
+        await self._fastapi(scope, receive, send, request_id)
+
+    async def _fastapi(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
+        """FastAPI's answer, its X-Request-ID added."""
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
