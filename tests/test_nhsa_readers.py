@@ -16,14 +16,20 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.app import create_app
+from gateway.check.reasons import REJECT
 from gateway.check.status import CHINA
+from gateway.cli.demo import DEMO
 from gateway.formats.nhsa import fees, orders
 from gateway.formats.nhsa.envelope import _stamp
-from gateway.formats.nhsa.lines import Line, Refusal, _claim
+from gateway.formats.nhsa.lines import Line, Refusal, _claim, rejections
 from gateway.formats.nhsa.wire import cents
+from gateway.settings import Settings
+from tests.claims import claim
 from tests.nhsa import OK, SUSPENDED, TODAY, fee, inpatient, order
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nhsa"
@@ -69,7 +75,7 @@ def _fixture_orders() -> list[tuple[str, dict[str, Any]]]:
 
 
 def _agree_on_fee(detail: dict[str, Any]) -> None:
-    plain = fees._plain_line(detail, INSTITUTION)
+    plain = fees._plain_line(detail, INSTITUTION, set())
     if plain is None:
         return
     lenient = fees._read_line(detail, "input.feedetail[0]", INSTITUTION, set())
@@ -96,7 +102,7 @@ def test_every_fixture_fee_line_reads_the_same_plain_or_lenient(source: str, det
 
 def test_the_fixtures_are_mostly_read_the_plain_way() -> None:
     lines = _fixture_lines()
-    plain = [d for _, d in lines if fees._plain_line(d, INSTITUTION) is not None]
+    plain = [d for _, d in lines if fees._plain_line(d, INSTITUTION, set()) is not None]
     assert len(plain) >= len(lines) - 2  # ringls sends exp_content as JSON text: the lenient reader's
 
 
@@ -214,3 +220,17 @@ def test_lines_of_one_upload_are_exempt_by_their_own_med_type_or_flag() -> None:
     claim, _ = _claim("M1", INSTITUTION, lines, None)
     assert [("med_type" in line, "emergency" in line) for line in claim["lines"]] == [
         (True, False), (True, False), (True, True)]
+
+
+def test_the_rejected_lines_are_those_of_the_results_lines(settings: Settings, published: None) -> None:
+    """``rejections`` reads the memoised verdicts: the lines it builds are ``ClaimResult.lines``'s."""
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.gateway  # type: ignore[attr-defined]
+
+        async def decided() -> Any:
+            return await state.checks.check(state.reader, claim(*DEMO, *DEMO), 0.0, "nhsa2204")
+
+        result = client.portal.call(decided)
+    found = rejections(result)
+    assert found == [(n, line) for n, line in enumerate(result.lines) if line.decision == REJECT]
+    assert len({line.reason for _, line in found}) >= 4  # every reason the demo data rejects for
