@@ -1,6 +1,6 @@
 """The plain readers of the national platform's lines answer as the lenient ones, or leave the line to them.
 
-``fees._plain_line`` and ``orders._plain_order`` read the form most senders write without a call
+``fees._plain_run`` and ``orders._plain_order`` read the form most senders write without a call
 per field; ``_read_line`` / ``_read_order`` read every form ``gateway.formats.nhsa.wire`` takes and
 name the field of a line they refuse.  Wherever a plain reader answers, its answer must be the
 lenient reader's: held here on every field fixture's lines and on odd values of every field read.
@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.app import create_app
@@ -74,8 +74,14 @@ def _fixture_orders() -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def _plain_fee(detail: Any) -> tuple[Line, tuple[Any, ...]] | None:
+    lines: list[Line] = []
+    parts: list[Any] = []
+    return (lines[0], parts[0]) if fees._plain_run([detail], 0, INSTITUTION, set(), lines, parts) == 1 else None
+
+
 def _agree_on_fee(detail: dict[str, Any]) -> None:
-    plain = fees._plain_line(detail, INSTITUTION, set())
+    plain = _plain_fee(detail)
     if plain is None:
         return
     lenient = fees._read_line(detail, "input.feedetail[0]", INSTITUTION, set())
@@ -102,7 +108,7 @@ def test_every_fixture_fee_line_reads_the_same_plain_or_lenient(source: str, det
 
 def test_the_fixtures_are_mostly_read_the_plain_way() -> None:
     lines = _fixture_lines()
-    plain = [d for _, d in lines if fees._plain_line(d, INSTITUTION, set()) is not None]
+    plain = [d for _, d in lines if _plain_fee(d) is not None]
     assert len(plain) >= len(lines) - 2  # ringls sends exp_content as JSON text: the lenient reader's
 
 
@@ -161,6 +167,40 @@ def test_any_order_field_values_read_the_same_plain_or_lenient(changes: dict[str
     detail = order("RX1", SUSPENDED)
     detail.update(changes)
     _agree_on_order(detail)
+
+
+def _one_by_one(details: list[Any]) -> tuple[list[Line], list[Refusal], list[Any]]:
+    """``read_fees`` as the lenient reader alone reads the upload: each line in turn."""
+    lines: list[Line] = []
+    refusals: list[Refusal] = []
+    parts: list[Any] = []
+    seen: set[tuple[str, str]] = set()
+    for i, detail in enumerate(details):
+        read = fees._read_line(detail, f"input.feedetail[{i}]", INSTITUTION, seen)
+        if isinstance(read, Refusal):
+            refusals.append(read)
+        else:
+            lines.append(read[0])
+            parts.append(read[1])
+    return lines, refusals, parts
+
+
+_VARIANTS = st.sampled_from([
+    {}, {}, {"fee_ocur_time": f"{TODAY} 10:00:00"}, {"fee_ocur_time": f"{TODAY - timedelta(days=1)}T10:00:00"},
+    {"fee_ocur_time": "yesterday"},
+    {"cnt": "3", "pric": "1.5", "det_item_fee_sumamt": ""}, {"cnt": 3, "pric": 1.5}, {"det_item_fee_sumamt": "-25.60"},
+    {"det_item_fee_sumamt": "two"}, {"bilg_dr_codg": ""}, {"bilg_dr_codg": " D330802000002 "}, {"psn_no": 17},
+    {"exp_content": '{"er_flag":"1"}'}, {"exp_content": [{"er_flag": "1"}]}, {"mdtrt_id": "V-2"}, {"med_type": "13"},
+])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example([(1, OK, {}), (2, OK, {"fee_ocur_time": "yesterday"}), (3, OK, {"cnt": "3"}), (4, OK, {"mdtrt_id": "V-2"})])
+@given(st.lists(st.tuples(st.integers(1, 4), st.sampled_from([OK, SUSPENDED]), _VARIANTS), min_size=1, max_size=8))
+def test_an_upload_reads_as_its_lines_read_one_by_one(specs: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Runs of plain lines, the previous line's readings taken again, lenient lines between them."""
+    details = [fee(sn, doctor, **changes) for sn, doctor, changes in specs]
+    assert fees.read_fees({"feedetail": details}, INSTITUTION) == _one_by_one(details)
 
 
 def _row_as_built(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:

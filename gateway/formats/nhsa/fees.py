@@ -12,7 +12,7 @@
 
 A line that cannot be decided (no doctor code, no readable date, no key) is refused by itself.
 
-Two readers of a line, one answer: ``_plain_line`` takes the form most senders write (text
+Two readers of a line, one answer: ``_plain_run`` takes the form most senders write (text
 fields as plain strings, amounts as strings or numbers, ``exp_content`` one flag object) without
 a call per field, and hands anything else to ``_read_line``, the lenient reader of every form
 ``gateway.formats.nhsa.wire`` takes, which also names what is wrong with a line it refuses.  The
@@ -70,18 +70,18 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
     refusals: list[Refusal] = []
     parts: list[Any] = []
     seen: set[tuple[str, str]] = set()
-    for i, detail in enumerate(details):
-        found = _plain_line(detail, institution, seen)
-        if found is None:
-            if not isinstance(detail, dict):
-                raise Unreadable(f"input.feedetail[{i}]: must be an object")
-            read = _read_line(detail, f"input.feedetail[{i}]", institution, seen)
-            if isinstance(read, Refusal):
-                refusals.append(read)
-                continue
-            found = read
-        lines.append(found[0])
-        parts.append(found[1])
+    i = _plain_run(details, 0, institution, seen, lines, parts)
+    while i < len(details):  # a line not written the plain way, then the plain ones after it
+        detail = details[i]
+        if not isinstance(detail, dict):
+            raise Unreadable(f"input.feedetail[{i}]: must be an object")
+        read = _read_line(detail, f"input.feedetail[{i}]", institution, seen)
+        if isinstance(read, Refusal):
+            refusals.append(read)
+        else:
+            lines.append(read[0])
+            parts.append(read[1])
+        i = _plain_run(details, i + 1, institution, seen, lines, parts)
     return lines, refusals, parts
 
 
@@ -90,62 +90,79 @@ _FLAGS = ("0", "1")
 _new = tuple.__new__
 
 
-def _plain_line(detail: Any, institution: str, seen: set[tuple[str, str]]) -> tuple[Line, tuple[Any, ...]] | None:
-    """The line as ``_read_line`` reads it, when written the plain way and its key not ``seen``
-    (then added); None: let it read the line (or say the detail is not an object)."""
-    try:
-        sn, visit, doctor, moment = _KEYED(detail)
-    except (KeyError, TypeError):  # a key absent, or not an object
-        return None
-    if type(sn) is not str or type(visit) is not str or type(doctor) is not str or type(moment) is not str:
-        return None
-    sn = sn.strip()
-    visit = visit.strip()
-    # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
-    if not (0 < len(sn) <= 30 and 0 < len(visit) <= 30 and len(doctor) <= 30 and doctor.isascii()
-            and doctor.isalnum()):
-        return None
-    day, _ = day_of_text(moment)
-    if day is None:
-        return None
-    get = detail.get
-    patient = get("psn_no")
-    if type(patient) is str:
-        patient = patient.strip()
-        if len(patient) > 30:
-            return None
-    elif patient is None:
-        patient = ""
-    else:
-        return None
-    med_type = get("med_type")
-    if med_type is not None:
-        if type(med_type) is not str or len(med_type := med_type.strip()) > 6:
-            return None
-        med_type = med_type or None
-    extension = get("exp_content")
-    if not extension:
-        emergency: bool | None = False
-    elif (type(extension) is list and len(extension) == 1 and type(extension[0]) is dict
-          and (flag := extension[0].get("er_flag")) in _FLAGS):
-        emergency = flag == "1"  # the common extension: one object flagging "0" or "1"
-    else:
-        emergency = _plain_emergency(extension)
-        if emergency is None:
-            return None
-    cnt, pric, sumamt = get("cnt"), get("pric"), get("det_item_fee_sumamt")
-    read = (_amounts_of_text(cnt, pric, sumamt) if type(cnt) is str and type(pric) is str and type(sumamt) is str
-            else _amounts(cnt, pric, sumamt))
-    if read is None:
-        return None
-    key = (visit, sn)
-    if key in seen:
-        return None
-    seen.add(key)
-    total, count, price, refund = read
-    # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs a line); the fields in order
-    return (_new(Line, (visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)),
-            (sn, total, count, price))
+def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple[str, str]], lines: list[Line],
+               parts: list[Any]) -> int:
+    """Read the lines from ``start`` on as ``_read_line`` reads them while they are written the plain
+    way (their keys added to ``seen``); the index of the first that is not (``len(details)``: none).
+
+    An upload's lines mostly share their moment and amounts: the previous line's readings are
+    taken again when the text is the same (no hashing of the fresh strings for a cache)."""
+    moment: Any = None
+    day: str | None = None
+    sent: tuple[str, str, str] | None = None
+    amounts: tuple[Decimal, Decimal | None, Decimal | None, bool] | None = None
+    for n in range(start, len(details)):
+        detail = details[n]
+        try:
+            sn, visit, doctor, when = _KEYED(detail)
+        except (KeyError, TypeError):  # a key absent, or not an object
+            return n
+        if type(sn) is not str or type(visit) is not str or type(doctor) is not str or type(when) is not str:
+            return n
+        sn = sn.strip()
+        visit = visit.strip()
+        # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
+        if not (0 < len(sn) <= 30 and 0 < len(visit) <= 30 and len(doctor) <= 30 and doctor.isascii()
+                and doctor.isalnum()):
+            return n
+        if when != moment:
+            day, _ = day_of_text(when)
+            if day is None:
+                return n
+            moment = when
+        get = detail.get
+        patient = get("psn_no")
+        if type(patient) is str:
+            patient = patient.strip()
+            if len(patient) > 30:
+                return n
+        elif patient is None:
+            patient = ""
+        else:
+            return n
+        med_type = get("med_type")
+        if med_type is not None:
+            if type(med_type) is not str or len(med_type := med_type.strip()) > 6:
+                return n
+            med_type = med_type or None
+        extension = get("exp_content")
+        if not extension:
+            emergency: bool | None = False
+        elif (type(extension) is list and len(extension) == 1 and type(extension[0]) is dict
+              and (flag := extension[0].get("er_flag")) in _FLAGS):
+            emergency = flag == "1"  # the common extension: one object flagging "0" or "1"
+        else:
+            emergency = _plain_emergency(extension)
+            if emergency is None:
+                return n
+        cnt, pric, sumamt = get("cnt"), get("pric"), get("det_item_fee_sumamt")
+        if type(cnt) is str and type(pric) is str and type(sumamt) is str:
+            if sent is None or cnt != sent[0] or pric != sent[1] or sumamt != sent[2]:
+                sent, amounts = (cnt, pric, sumamt), _amounts_of_text(cnt, pric, sumamt)
+            read = amounts
+        else:
+            read = _amounts(cnt, pric, sumamt)
+        if read is None:
+            return n
+        key = (visit, sn)
+        if key in seen:
+            return n
+        seen.add(key)
+        total, count, price, refund = read
+        # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs a line); the fields in order
+        lines.append(_new(Line, (visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)))
+        parts.append((sn, total, count, price))
+    return len(details)
 
 
 def _plain_emergency(extension: Any) -> bool | None:
