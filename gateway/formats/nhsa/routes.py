@@ -70,7 +70,8 @@ class NhsaEndpoint:
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             return
         headers = [*out.headers, (b"content-length", b"%d" % len(out.body))]
-        if not any(name.lower() == b"x-request-id" for name, _ in out.headers):  # the platform's own, if it sent one
+        # drgate's own envelope, or the platform's answer without its own request id
+        if out.own or not any(name.lower() == b"x-request-id" for name, _ in out.headers):
             headers.append((b"x-request-id", REQUEST_ID.get() or b""))
         await send({"type": "http.response.start", "status": out.status, "headers": headers})
         await send({"type": "http.response.body", "body": out.body})
