@@ -10,6 +10,9 @@ pack_lines``: the bytes its digest covers, so every chain archived before still 
 row per distinct code per decision; ``decision_lines`` (a row a line) goes.  The lines archived
 before are packed here, a day at a time, and their codes indexed; on PostgreSQL each day holding
 decisions gets its ``decision_physicians`` partition.  The downgrade unpacks them again.
+A SQLite file made before keeps its 4 KiB pages (new ones get 16 KiB, ``rules.store.scans``): a
+20-line decision's row then spills into overflow pages (~310 bytes a line against ~180) until
+``PRAGMA page_size=16384; VACUUM`` (outside a transaction: not here).
 """
 
 from __future__ import annotations
