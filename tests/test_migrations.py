@@ -167,12 +167,19 @@ def test_upgrade_from_0006_packs_the_lines_archived_before(store: Store) -> None
     line altered after the upgrade is named."""
     from rules.store.archive.reads import ArchiveReader
 
-    days = [date(2026, 11, 30), date(2026, 12, 1)]
+    days, ahead = [date(2026, 11, 30), date(2026, 12, 1)], date(2026, 12, 2)
     with store.engine.begin() as conn:
         command.downgrade(_config(conn), "0006")
         archived = _archived_by_0006(conn, store.dialect, days)
+        if store.dialect == "postgresql":  # a day the archiver made partitions for ahead: no decisions yet
+            conn.execute(sa.text(f"CREATE TABLE decisions_{ahead:%Y%m%d} PARTITION OF decisions "
+                                 f"FOR VALUES FROM ('{ahead}') TO ('{ahead + timedelta(1)}')"))
     assert upgrade(store.engine) == ("0006", head_revision())
-    partitions = {f"{t}_{day:%Y%m%d}" for t in ("decisions", "decision_physicians", "decision_grounds") for day in days}
+    partitions = {f"{t}_{day:%Y%m%d}" for t in ("decisions", "decision_physicians", "decision_grounds")
+                  for day in (*days, ahead)}
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            assert f"decision_physicians_{ahead:%Y%m%d}" in sa.inspect(conn).get_table_names()
     assert [d for d in _differences(store)
             if not (isinstance(d, tuple) and d[0] in ("remove_table", "remove_index")
                     and (d[1].name if d[0] == "remove_table" else d[1].table.name) in partitions)] == []

@@ -8,8 +8,9 @@ Create Date: 2026-12-02
 pack_lines``: the bytes its digest covers, so every chain archived before still verifies);
 ``decision_physicians`` (physician_code, day, decision_id) is the search by physician's index, one
 row per distinct code per decision; ``decision_lines`` (a row a line) goes.  The lines archived
-before are packed here, a day at a time, and their codes indexed; on PostgreSQL each day holding
-decisions gets its ``decision_physicians`` partition.  The downgrade unpacks them again.
+before are packed here, a day at a time, and their codes indexed; on PostgreSQL every day
+``decisions`` has a partition for (the days ahead the archiver made too) gets its
+``decision_physicians`` one.  The downgrade unpacks them again.
 A SQLite file made before keeps its 4 KiB pages (new ones get 16 KiB, ``rules.store.scans``): a
 20-line decision's row then spills into overflow pages (~310 bytes a line against ~180) until
 ``PRAGMA page_size=16384; VACUUM`` (outside a transaction: not here).
@@ -51,7 +52,7 @@ def upgrade() -> None:
     )
     op.add_column("decisions", sa.Column("lines", sa.Text, nullable=False, server_default="[]"))
     days = _days(conn)
-    _partitions(conn, "decision_physicians", days)
+    _partitions(conn, "decision_physicians", _partitioned(conn) or days)
     names = ", ".join(f'"{c}"' for c in LINE_FIELDS)
     for day in map(_key(conn), days):
         rows = conn.execute(sa.text(f"SELECT {names} FROM decision_lines WHERE day = :d ORDER BY decision_id, n"),
@@ -95,7 +96,7 @@ def downgrade() -> None:
     )
     op.create_index("ix_decision_lines_physician", "decision_lines", ["physician_code", "day"])
     days = _days(conn)
-    _partitions(conn, "decision_lines", days)
+    _partitions(conn, "decision_lines", _partitioned(conn) or days)
     names = ", ".join(f'"{c}"' for c in LINE_FIELDS)
     marks = ", ".join(f":{c}" for c in LINE_FIELDS)
     width = len(LINE_FIELDS) - 2
@@ -116,6 +117,15 @@ def downgrade() -> None:
 def _days(conn: Any) -> list[date]:
     found = conn.execute(sa.text("SELECT DISTINCT day FROM decisions")).scalars()
     return sorted(d if isinstance(d, date) else date.fromisoformat(d) for d in found)
+
+
+def _partitioned(conn: Any) -> list[date]:
+    """PostgreSQL: the days ``decisions`` has partitions for (the archiver makes them days ahead)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    names = conn.execute(sa.text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                                 "WHERE i.inhparent = 'decisions'::regclass")).scalars()
+    return sorted(date(int(n[-8:-4]), int(n[-4:-2]), int(n[-2:])) for n in names)
 
 
 def _key(conn: Any) -> Any:
