@@ -62,7 +62,7 @@ class Refusal(NamedTuple):
 # Line's fields, read a column at a time (C loops, no bytecode a line)
 _VISIT, _SN, _CODE, _DAY, _INSTITUTION = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 _MED_TYPE, _EMERGENCY, _REFUND = itemgetter(7), itemgetter(8), itemgetter(9)
-_FLAGGED = {True}
+_TERMS = itemgetter(3, 7, 8)  # day, med_type, emergency
 
 
 class Decided(NamedTuple):
@@ -122,14 +122,14 @@ def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases 
     (``gateway.check.claim``).  The core exempts a line the same either way (``Policy.line_exempt``)."""
     first = group[0]
     claim_day, med_type = first.day, first.med_type
-    days, types, flags = set(map(_DAY, group)), set(map(_MED_TYPE, group)), set(map(_EMERGENCY, group))
-    shared_type = med_type is not None and len(types) == 1
-    emergency = flags == _FLAGGED
+    same = len(set(map(_TERMS, group))) == 1  # the common claim: every line on the claim's day and terms
+    shared_type = med_type is not None and (same or len(set(map(_MED_TYPE, group))) == 1)
+    emergency = first.emergency if same else all(map(_EMERGENCY, group))
     local = aliases.get(institution) if aliases else None
     resolved = ([resolve(aliases, institution, line.code, line.day) for line in group] if local
                 else list(map(str.upper, map(_CODE, group))))
     lines: list[ClaimLine]
-    if len(days) == 1 and len(types) == 1 and len(flags) == 1:  # the common claim: every term the claim's
+    if same:
         lines = [{"line_id": sn, "physician_code": code} for sn, code in zip(map(_SN, group), resolved, strict=True)]
     else:
         lines = []
