@@ -95,10 +95,14 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
     """Read the lines from ``start`` on as ``_read_line`` reads them while they are written the plain
     way (their keys added to ``seen``); the index of the first that is not (``len(details)``: none).
 
-    An upload's lines mostly share their moment and amounts: the previous line's readings are
-    taken again when the text is the same (no hashing of the fresh strings for a cache)."""
+    An upload's lines mostly share their visit, patient, moment and amounts: the previous line's readings
+    are taken again when the text is the same (no hashing of the fresh strings for a cache)."""
     moment: Any = None
     day: str | None = None
+    visit_sent: Any = None
+    visit_read = ""
+    patient_sent: Any = None
+    patient_read = ""
     sent: tuple[str, str, str] | None = None
     amounts: tuple[Decimal, Decimal | None, Decimal | None, bool] | None = None
     for n in range(start, len(details)):
@@ -110,10 +114,15 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
         if type(sn) is not str or type(visit) is not str or type(doctor) is not str or type(when) is not str:
             return n
         sn = sn.strip()
-        visit = visit.strip()
+        if visit == visit_sent:  # a visit's lines: its mdtrt_id read once
+            visit = visit_read
+        else:
+            visit_sent, visit = visit, visit.strip()
+            if not 0 < len(visit) <= 30:
+                return n
+            visit_read = visit
         # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
-        if not (0 < len(sn) <= 30 and 0 < len(visit) <= 30 and len(doctor) <= 30 and doctor.isascii()
-                and doctor.isalnum()):
+        if not (0 < len(sn) <= 30 and len(doctor) <= 30 and doctor.isascii() and doctor.isalnum()):
             return n
         if when != moment:
             day, _ = day_of_text(when)
@@ -122,12 +131,13 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
             moment = when
         get = detail.get
         patient = get("psn_no")
-        if type(patient) is str:
-            patient = patient.strip()
+        if patient == patient_sent:  # a visit's lines: one patient (None: not sent, "" as read)
+            patient = patient_read
+        elif type(patient) is str:
+            patient_sent, patient = patient, patient.strip()
             if len(patient) > 30:
                 return n
-        elif patient is None:
-            patient = ""
+            patient_read = patient
         else:
             return n
         med_type = get("med_type")
