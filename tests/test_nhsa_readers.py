@@ -24,7 +24,7 @@ from gateway.app import create_app
 from gateway.check.reasons import REJECT
 from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
-from gateway.formats.nhsa import fees, orders
+from gateway.formats.nhsa import fees, orders, results
 from gateway.formats.nhsa.envelope import _stamp
 from gateway.formats.nhsa.lines import Line, Refusal, _claim, rejections
 from gateway.formats.nhsa.wire import cents
@@ -274,3 +274,15 @@ def test_the_rejected_lines_are_those_of_the_results_lines(settings: Settings, p
     found = rejections(result)
     assert found == [(n, line) for n, line in enumerate(result.lines) if line.decision == REJECT]
     assert len({line.reason for _, line in found}) >= 4  # every reason the demo data rejects for
+
+
+@pytest.mark.parametrize("amounts", [["12.5"], ["12.50"], ["-0"], ["0"], ["-0.00", "0"], ["12.5", "-25.60", "1E+1"],
+                                     ["99999999999999.99"], ["0.005"], ["-0.005"]])
+def test_a_results_amounts_are_as_summed_and_rounded_before(amounts: list[str]) -> None:
+    """``vola_amt``: the sum from Decimal(0) rounded to fen, a -0 as it was (0.0 summed, -0.0 alone)."""
+    details = [(str(n), Decimal(a)) for n, a in enumerate(amounts)]
+    for sent in (details, details * 2):
+        result = results._result("J-1", "R", "r", "c", "P", "V", sent, "1", "", "T", results.Dictionary())
+        assert orjson.dumps(result["vola_amt"]) == orjson.dumps(cents(sum((a for _, a in sent), Decimal(0))))
+        assert orjson.dumps([d["vola_amt"] for d in result["judge_result_detail_dtos"]]) == orjson.dumps(
+            [cents(a) for _, a in sent])

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from gateway.check.core import DecidedLine, decision_id
@@ -42,6 +43,7 @@ SEVERITY: dict[str, str] = {r.code: r.nhsa.sev_deg for r in REASONS if r.nhsa is
 #: Reasons whose ``until`` is the day the same agreement holds again (a suspension's end).
 _RESUMES = frozenset({INSTITUTION_SUSPENDED, SUSPENDED})
 _VIOLATION_ITEM = "1"  # vola_item_type 1 违规项
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +88,23 @@ def _result(jr_id: str, rule_id: str, rule_name: str, content: str, patient: str
             details: list[tuple[str, Decimal]], severity: str, evidence: str, task: str,
             dictionary: Dictionary) -> dict[str, Any]:
     dtos = [{"jrd_id": f"{jr_id}-{i}", "patn_id": patient, "mdtrt_id": visit, "rx_id": sn,
-             "vola_item_type": _VIOLATION_ITEM, "vola_amt": cents(amount)} for i, (sn, amount) in enumerate(details, 1)]
+             "vola_item_type": _VIOLATION_ITEM, "vola_amt": _fen(amount)} for i, (sn, amount) in enumerate(details, 1)]
+    total = _ZERO + details[0][1] if len(details) == 1 else sum((amount for _, amount in details), _ZERO)
     return {
         "jr_id": jr_id, "rule_id": rule_id, "rule_name": rule_name, "vola_cont": content[:500],
         "patn_id": patient, "mdtrt_id": visit, "judge_result_detail_dtos": dtos,
-        "vola_amt": cents(sum((amount for _, amount in details), Decimal(0))),
+        "vola_amt": _fen(total),
         "vola_amt_stas": dictionary.vola_amt_stas, "sev_deg": severity, "vola_evid": evidence[:500],
         "vola_bhvr_type": dictionary.vola_bhvr_type, "task_id": task,
     }
+
+
+def _fen(amount: Decimal) -> float:
+    """``cents``, once per distinct non-zero amount (a zero is not cached: -0 and 0 would not be)."""
+    return _cents(amount) if amount else cents(amount)
+
+
+_cents = lru_cache(maxsize=4096)(cents)
 
 
 def _content(sent: str, resolved: str, rule_name: str, line: DecidedLine) -> str:
