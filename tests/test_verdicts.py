@@ -63,3 +63,22 @@ def test_each_line_gets_its_own_flags_list(profile: Profile) -> None:
     assert first.flags == second.flags == ["stale"]
     first.flags.append("mine")
     assert second.flags == ["stale"]
+
+
+def test_from_the_whole_snapshot_a_hit_is_not_read_again_but_another_mapping_decides_again(profile: Profile) -> None:
+    """The cache changes its whole mapping only with a new snapshot object (SnapshotCache.install):
+    a hit decided from it holds as it is; another mapping, or records read in part, decide again."""
+    policy, snapshot = Policy.from_settings(Settings(), profile), _snapshot()
+    whole = {"D1": ACTIVE}
+
+    def decided(records: dict[str, object], absent: object, snap: Snapshot = snapshot) -> list[str]:
+        return [line.reason for line in decide_claim(CLAIM, records, snap, policy, absent=absent).lines]
+
+    assert decided(whole, None) == ["ok", "ok"]
+    whole["D1"] = SUSPENDED  # what the cache never does without a new snapshot: the hit is taken as it is
+    assert decided(whole, None) == ["ok", "ok"]
+    later = _snapshot()
+    assert decided(whole, None, later) == ["suspended", "suspended"]  # a new snapshot: decided again
+    assert decided({"D1": ACTIVE}, None, later) == ["ok", "ok"]  # another whole mapping: decided again
+    assert decided({"D1": UNREAD}, UNREAD, later) == ["unverified", "unverified"]  # read in part: each hit compared
+    assert decided({"D1": ACTIVE}, UNREAD, later) == ["ok", "ok"]

@@ -166,7 +166,9 @@ def decide_claim(
     claim_day = service_day(claim["service_date"])
     claim_exempt = policy.claim_exempt(claim)
     # A line's answer but for its line_id is memoised (gateway.check.verdicts): most lines repeat.
-    table = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale)
+    # From the whole snapshot (nothing absent unread) a hit holds as it is: no records probe.
+    whole = records if absent is None else None
+    table, trusted = table_for(snapshot, policy, institution_code, claim_day, claim_exempt, stale, whole)
     get, remembered = records.get, table.get
     verdicts: list[Verdict] = []
     keep = verdicts.append
@@ -176,21 +178,21 @@ def decide_claim(
     contexts: dict[tuple[Any, Any, Any], tuple[Table, int, bool]] = {}
     for line in claim["lines"]:
         code = line["physician_code"]
-        record = get(code, absent)
         name(line["line_id"])
         if len(line) == 2:  # line_id and physician_code only: the claim's day and exemption
             found = remembered(code)
-            if found is None or found[0] is not record:
-                found = verdict(table, code, record, institution, institution_code, claim_day, claim_exempt, stale,
-                                policy)
+            if found is None or not trusted and found[0] is not get(code, absent):
+                found = verdict(table, code, get(code, absent), institution, institution_code, claim_day,
+                                claim_exempt, stale, policy)
         else:  # its own terms: lines with the same terms share their table (a visit's orders, one 医疗类别)
+            record = get(code, absent)
             if own_days is None:
                 own_days = {}
             terms = (line.get("service_date"), line.get("emergency"), line.get("med_type"))
             context = contexts.get(terms)
             if context is None:
                 context = contexts[terms] = _own_terms(line, claim_day, claim_exempt, institution_code, snapshot,
-                                                       policy, stale)
+                                                       policy, stale, whole)
             own, on, exempt = context
             found = own.get(code)
             if found is None or found[0] is not record:
@@ -206,13 +208,14 @@ def decide_claim(
 
 
 def _own_terms(line: ClaimLine, claim_day: int, claim_exempt: bool, institution_code: str,
-               snapshot: Snapshot | None, policy: Policy, stale: bool) -> tuple[Table, int, bool]:
+               snapshot: Snapshot | None, policy: Policy, stale: bool, whole: Any) -> tuple[Table, int, bool]:
     """(table, day, exemption) of a line with its own date, flag or med_type (``gateway.check.policy``:
-    its exemption)."""
+    its exemption).  Its hits are compared with the record all the same (the tables may have been
+    started anew by another thread's claim since the claim's own table was taken)."""
     line_date = line.get("service_date")
     on = claim_day if line_date is None else service_day(line_date)
     exempt = policy.line_exempt(line, claim_exempt)
-    return table_for(snapshot, policy, institution_code, on, exempt, stale), on, exempt
+    return table_for(snapshot, policy, institution_code, on, exempt, stale, whole)[0], on, exempt
 
 
 _NOTHING: Mapping[str, Any] = {}
