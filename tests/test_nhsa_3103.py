@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from cache.keys import Keys
+from gateway.app import create_app
 from gateway.check.status import CHINA
+from gateway.decisionlog.entries import caller_name
 from gateway.formats.nhsa.envelope import read_header
 from gateway.formats.nhsa.feedback import record_feedback
 from gateway.settings import Settings
@@ -62,6 +65,21 @@ def test_every_feedback_entry_names_its_caller(client: TestClient, redis: redis.
     app: Any = client.app
     client.portal.call(record_feedback, app.state.gateway, app.state.nhsa, header, datetime.now(CHINA), "his-1")
     assert [(n["kind"], n["caller"]) for n in log_entries(client, redis, keys)] == [("feedback", "his-1")] * 2
+
+
+def test_feedback_over_http_names_the_key_that_sent_it(settings: Settings, published: None, redis: redis.Redis,
+                                                      keys: Keys) -> None:
+    """Through ``/nhsa/3103`` itself: the guard's caller reaches the feedback entry, never the key."""
+    key = "3103-feedback-key"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    with TestClient(create_app(settings.model_copy(update={"api_keys": (digest,)}))) as client:
+        warns = [{"warn_rslt_id": "0123456789abcdef0123456789abcdef-1", "dspo_way": "2"}]
+        reply = client.post("/nhsa/3103", json=envelope("3103", {"data": {"warn_type": "1", "warns": warns}}),
+                            headers={"X-API-Key": key})
+        assert reply.json()["infcode"] == 0
+        [note] = log_entries(client, redis, keys)
+    assert (note["kind"], note["caller"]) == ("feedback", caller_name(digest))
+    assert key not in orjson.dumps(note).decode()
 
 
 @pytest.mark.parametrize(("warns", "warn_type", "field"), [

@@ -52,7 +52,7 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
     region = header.region
     try:
         if infno == "3103":
-            return front.envelope(await record_feedback(state, front, header, received))
+            return front.envelope(await record_feedback(state, front, header, received, caller))
         if infno not in UPLOADS:
             analysis = read_analysis(header.input, header.institution)
             rejected = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
