@@ -26,7 +26,7 @@ from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
 from gateway.formats.nhsa import fees, orders, results
 from gateway.formats.nhsa.envelope import _stamp
-from gateway.formats.nhsa.lines import Line, Refusal, _claim, rejections
+from gateway.formats.nhsa.lines import Line, Refusal, _claim
 from gateway.formats.nhsa.wire import cents
 from gateway.settings import Settings
 from tests.claims import claim
@@ -263,7 +263,8 @@ def test_lines_of_one_upload_are_exempt_by_their_own_med_type_or_flag() -> None:
 
 
 def test_the_rejected_lines_are_those_of_the_results_lines(settings: Settings, published: None) -> None:
-    """``rejections`` reads the memoised verdicts: the lines it builds are ``ClaimResult.lines``'s."""
+    """``ClaimResult.rejected`` reads the memoised verdicts: the lines it builds are ``lines``'s, before
+    and after ``lines`` is read."""
     with TestClient(create_app(settings)) as client:
         state = client.app.state.gateway  # type: ignore[attr-defined]
 
@@ -271,8 +272,9 @@ def test_the_rejected_lines_are_those_of_the_results_lines(settings: Settings, p
             return await state.checks.check(state.reader, claim(*DEMO, *DEMO), 0.0, "nhsa2204")
 
         result = client.portal.call(decided)
-    found = rejections(result)
+    found = result.rejected()
     assert found == [(n, line) for n, line in enumerate(result.lines) if line.decision == REJECT]
+    assert result.rejected() == found  # from the lines, now built
     assert len({line.reason for _, line in found}) >= 4  # every reason the demo data rejects for
 
 

@@ -87,6 +87,17 @@ class ClaimResult:
                                    for line_id, v in zip(audit[5], audit[3], strict=True)]
         return found
 
+    def rejected(self) -> list[tuple[int, DecidedLine]]:
+        """The rejected lines by their index in the claim, without the ``DecidedLine`` of every line
+        (``lines`` builds all: ~0.8 µs each, 16 µs a 20-line claim with two rejected); each built
+        as ``lines`` builds it.  Shadow mode rejects none (its lines pass, ``would_reject`` set)."""
+        audit = self._audit
+        if audit is None or self._lines is not None:
+            return [(n, line) for n, line in enumerate(self.lines) if line.decision == REJECT]
+        line_ids = audit[5]
+        return [(n, DecidedLine(line_ids[n], v[12], v[1], v[2], v[3], v[4], [*v[5]], v[6], v[8]))
+                for n, v in enumerate(audit[3]) if v[1] == REJECT]
+
     @property
     def audit(self) -> Audit | None:
         """The decision's context for its log entry; None for a result built by hand."""
