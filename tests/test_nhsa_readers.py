@@ -9,6 +9,7 @@ The rows, stamps and claim the answers are built from are held to what they were
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,7 @@ from gateway.check.reasons import REJECT
 from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
 from gateway.formats.nhsa import fees, orders, results
-from gateway.formats.nhsa.envelope import _stamp
+from gateway.formats.nhsa.envelope import Responder, _stamp
 from gateway.formats.nhsa.lines import Line, Refusal, _claim
 from gateway.formats.nhsa.wire import cents
 from gateway.settings import Settings
@@ -222,6 +223,49 @@ def test_fee_split_rows_serialise_as_built_field_by_field() -> None:
                                     for n, (t, c, p) in enumerate(amounts * 2)]
     parts.append(("x", Decimal(0), None, None))
     assert orjson.dumps(fees.rows(parts)) == orjson.dumps([_row_as_built(*p) for p in parts])
+
+
+def _bench_and_fixture_uploads() -> list[list[Any]]:
+    from loadtests.claims import make_claims
+    from loadtests.nhsa import as_2204
+
+    found = [orjson.loads(as_2204(c).body)["input"]["feedetail"] for n in (1, 20) for c in make_claims(1000, n, 30)]
+    for path in sorted(FIXTURES.glob("*.json")):
+        fixture = orjson.loads(path.read_bytes())
+        found += [fixture[infno]["input"]["feedetail"] for infno in ("2204", "2301") if infno in fixture]
+    return found
+
+
+def test_fee_split_rows_are_written_as_orjson_writes_them() -> None:
+    """``rows_json`` is the bytes of ``orjson.dumps(rows)``: the test's amounts, serials that need an
+    escape or hold no ASCII, every fixture's and the bench's uploads."""
+    amounts = [("12.5", "1", "12.5"), ("12.50", "1.0000", "12.5000"), ("0", "0", "0"), ("-0", "-0", "-0"),
+               ("-25.60", "-2", "12.8"), ("1E+1", "10", "1"), ("99999999999999.99", "1", "99999999999999.99")]
+    parts: list[tuple[Any, ...]] = [(f"{n}", Decimal(t), Decimal(c), Decimal(p))
+                                    for n, (t, c, p) in enumerate(amounts * 2)]
+    parts.append(("x", Decimal(0), None, None))
+    for sns in (["1", "2"], ['a"b', "c"], ["a\\b", "\u00e9"], ["明细1", '","'], ["", "\n"], ['"'], ["é"], ["1"]):
+        uploads = [[(sn, Decimal("1.5"), Decimal(1), Decimal("1.5")) for sn in sns],
+                   [(sn, *p[1:]) for sn, p in zip(sns, parts[-len(sns):], strict=True)]]
+        for read in uploads:
+            assert fees.rows_json(read) == orjson.dumps(fees.rows(read))
+    assert fees.rows_json(parts) == orjson.dumps(fees.rows(parts))
+    assert fees.rows_json([]) == orjson.dumps(fees.rows([]))
+    for details in _bench_and_fixture_uploads():
+        _, _, read = fees.read_fees({"feedetail": details}, INSTITUTION)
+        assert fees.rows_json(read) == orjson.dumps(fees.rows(read))
+
+
+_STAMPS = re.compile(rb'"inf_refmsgid":"\d{30}","refmsg_time":"\d{17}","respond_time":"\d{17}"')
+
+
+@pytest.mark.parametrize("infcode_text", [False, True])
+def test_an_envelope_written_around_its_output_is_the_envelope_serialised(infcode_text: bool) -> None:
+    received = datetime(2026, 12, 1, 9, 41, 30, 112_999, CHINA)
+    for output in ({"result": []}, {"result": [{"feedetl_sn": "1", "cnt": 1.0}]}, {}):
+        written = Responder(infcode_text=infcode_text).success_json(orjson.dumps(output), received, "330800")
+        dumped = orjson.dumps(Responder(infcode_text=infcode_text).success(output, received, "330800"))
+        assert _STAMPS.search(written) and _STAMPS.sub(b"", written) == _STAMPS.sub(b"", dumped)
 
 
 @pytest.mark.parametrize("moment", [

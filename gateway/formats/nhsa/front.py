@@ -86,3 +86,7 @@ class NhsaFront:
 
     def envelope(self, payload: Any, status: int = 200) -> Forwarded:
         return Forwarded(status, orjson.dumps(payload), [_JSON], True)
+
+    def written(self, body: bytes, status: int = 200) -> Forwarded:
+        """``envelope`` of an envelope already serialised."""
+        return Forwarded(status, body, [_JSON], True)

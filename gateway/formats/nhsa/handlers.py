@@ -15,7 +15,7 @@ from datetime import datetime
 from gateway.errors import BadEnvelope, Unreadable
 from gateway.formats.nhsa.envelope import read_header
 from gateway.formats.nhsa.feedback import record_feedback
-from gateway.formats.nhsa.fees import read_fees, rows
+from gateway.formats.nhsa.fees import read_fees, rows_json
 from gateway.formats.nhsa.front import Forwarded, NhsaFront
 from gateway.formats.nhsa.lines import Decided, Refusal, decide
 from gateway.formats.nhsa.orders import read_analysis
@@ -70,7 +70,8 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
         return front.envelope(responder.failure(summary(rejected, refusals), received, region, output))
     if front.upstream is not None:
         return await front.forward(infno, body, headers, received, region)
-    return front.envelope(responder.success({"result": rows(parts)}, received, region))
+    # the rows written a distinct amount at a time, the envelope around them (as envelope() writes it)
+    return front.written(responder.success_json(b'{"result":%b}' % rows_json(parts), received, region))
 
 
 def summary(rejected: list[Decided], refusals: list[Refusal], limit: int = 200) -> str:
