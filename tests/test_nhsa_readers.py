@@ -27,7 +27,7 @@ from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
 from gateway.formats.nhsa import fees, orders, results
 from gateway.formats.nhsa.envelope import Responder, _stamp
-from gateway.formats.nhsa.lines import Line, Refusal, _claim
+from gateway.formats.nhsa.lines import _ALIKE, Line, Refusal, _claim
 from gateway.formats.nhsa.wire import cents
 from gateway.settings import Settings
 from tests.claims import claim
@@ -294,6 +294,15 @@ def test_terms_the_lines_differ_in_stay_the_lines() -> None:
     assert claim["lines"] == [{"line_id": "1", "physician_code": OK, "emergency": True, "med_type": "13"},
                               {"line_id": "2", "physician_code": OK, "service_date": "2026-12-02"},
                               {"line_id": "3", "physician_code": OK, "med_type": "21"}]
+
+
+def test_a_claim_of_lines_found_alike_is_the_claim_of_the_lines_looked_at_again() -> None:
+    """``decide`` finds in one pass that every line is of one visit and terms and tells ``_claim``."""
+    for body in ([fee(1, OK), fee(2, SUSPENDED), fee(3, OK)], [inpatient(1, SUSPENDED, "21"), inpatient(2, OK, "21")],
+                 [fee(1, OK, exp_content=[{"er_flag": "1"}]), fee(2, OK, exp_content=[{"er_flag": "1"}])]):
+        lines, _, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
+        assert len(set(map(_ALIKE, lines))) == 1
+        assert _claim("M1", INSTITUTION, lines, None, True) == _claim("M1", INSTITUTION, lines, None)
 
 
 def test_lines_of_one_upload_are_exempt_by_their_own_med_type_or_flag() -> None:

@@ -63,6 +63,7 @@ class Refusal(NamedTuple):
 _VISIT, _SN, _CODE, _DAY, _INSTITUTION = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 _MED_TYPE, _EMERGENCY, _REFUND = itemgetter(7), itemgetter(8), itemgetter(9)
 _TERMS = itemgetter(3, 7, 8)  # day, med_type, emergency
+_ALIKE = itemgetter(4, 0, 3, 7, 8, 9)  # institution, visit, the terms, refund
 
 
 class Decided(NamedTuple):
@@ -79,7 +80,9 @@ async def decide(state: GatewayState, claim_id: str, lines: list[Line], started:
     """Decide every line that is not a refund, one core decision (and log entry) per institution;
     the rejected lines beside their decisions (the answers name no other)."""
     groups: dict[str, list[Line]]
-    if len(set(map(_INSTITUTION, lines))) == 1 and not any(map(_REFUND, lines)):
+    # the common upload: every line of one visit, on one day and terms, none a refund (one pass to know)
+    alike = len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
+    if alike or len(set(map(_INSTITUTION, lines))) == 1 and not any(map(_REFUND, lines)):
         groups = {lines[0].institution: lines}  # an upload's lines, a visit's orders: one institution
     else:
         groups = {}
@@ -89,26 +92,30 @@ async def decide(state: GatewayState, claim_id: str, lines: list[Line], started:
     rejected: list[Decided] = []
     for institution, group in groups.items():
         snapshot = state.cache.snapshot  # as of this group: an earlier group's read may have awaited
-        claim, resolved = _claim(claim_id, institution, group, snapshot.aliases if snapshot is not None else None)
+        claim, resolved = _claim(claim_id, institution, group, snapshot.aliases if snapshot is not None else None,
+                                 alike)
         sent = list(map(_CODE, group))
-        result = await state.checks.check(state.reader, claim, started, front, caller,
-                                          sorted(set(map(_VISIT, group))), sent if sent != resolved else None)
+        visits = [group[0].visit] if alike else sorted(set(map(_VISIT, group)))
+        result = await state.checks.check(state.reader, claim, started, front, caller, visits,
+                                          sent if sent != resolved else None)
         if result.decision != PASS:
             rejected += [Decided(group[n], answer, result.decision_id, resolved[n]) for n, answer in result.rejected()]
     return rejected
 
 
-def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases | None) -> tuple[Claim, list[str]]:
+def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases | None,
+           alike: bool = False) -> tuple[Claim, list[str]]:
     """The core's claim of one institution's lines, and the 医保医师代码 each line is decided on.
 
     The claim's date is its first line's.  A 医疗类别 or an emergency flag every line shares is
     the claim's (a 3101 encounter's ``med_type``, an emergency visit's 2204 lines), so that the
     lines carry only their id and code and the core decides them on the claim's terms, its memo
     shared; a line carries its own date, flag or 医疗类别 only when it differs
-    (``gateway.check.claim``).  The core exempts a line the same either way (``Policy.line_exempt``)."""
+    (``gateway.check.claim``).  The core exempts a line the same either way (``Policy.line_exempt``).
+    ``alike``: the caller found every line of one visit and terms (``_ALIKE``), not looked for again."""
     first = group[0]
     claim_day, med_type = first.day, first.med_type
-    same = len(set(map(_TERMS, group))) == 1  # the common claim: every line on the claim's day and terms
+    same = alike or len(set(map(_TERMS, group))) == 1  # the common claim: every line on the claim's day and terms
     shared_type = med_type is not None and (same or len(set(map(_MED_TYPE, group))) == 1)
     emergency = first.emergency if same else all(map(_EMERGENCY, group))
     local = aliases.get(institution) if aliases else None
