@@ -35,7 +35,7 @@ import orjson
 import redis
 import uvloop
 
-from bench.asgi import PATHS
+from bench.asgi import PATHS, exchange
 from bench.setup import cleanup, prepare_redis
 from loadtests.claims import make_claims
 from loadtests.nhsa import as_2204, as_3101
@@ -58,25 +58,6 @@ def export_base(revision: str, into: Path) -> None:
             if member.name.endswith(".py"):
                 data = _IMPORT.sub(r"\1\2 gateway_base\3", data.decode()).encode()
             target.write_bytes(data)
-
-
-async def call(app: Any, body: bytes, path: str) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
-             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())]}
-    await app(scope, receive, send)
-    return sent
 
 
 # what differs between two answers to one body: the decision ids (also in an nhsa result's task_id,
@@ -108,13 +89,14 @@ async def compare(apps: dict[str, Any], sizes: list[int], physicians: int, round
             bodies = [_BODIES[path](claim) for claim in make_claims(physicians, lines, 2000)]
             differ = 0
             for body in bodies:  # also the warm-up of both
-                differ += _masked(await call(apps["base"], body, path)) != _masked(await call(apps["this"], body, path))
+                base, this = await exchange(apps["base"], body, path), await exchange(apps["this"], body, path)
+                differ += _masked(base) != _masked(this)
             times: dict[str, list[float]] = {"base": [], "this": []}
             for r in range(rounds):
                 for name in ("base", "this") if r % 2 == 0 else ("this", "base"):
                     cpu = time.process_time()
                     for i in range(block):
-                        await call(apps[name], bodies[i % len(bodies)], path)
+                        await exchange(apps[name], bodies[i % len(bodies)], path)
                         if i % 50 == 49:
                             await asyncio.sleep(0)  # the decision log's writer, counted
                     times[name].append((time.process_time() - cpu) / block * 1e6)

@@ -41,29 +41,31 @@ __all__ = ["main"]
 PATHS = {"v1": "/v1/claims/check", "2204": "/nhsa/2204", "3101": "/nhsa/3101"}
 
 
-def request(app: Any, body: bytes, path: str = PATHS["v1"]) -> Any:
+async def exchange(app: Any, body: bytes, path: str = PATHS["v1"]) -> list[dict[str, Any]]:
+    """One ``POST path`` through ``app``, as uvicorn would hand it over; the messages it sent."""
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())]}
+    await app(scope, receive, send)
+    return sent
+
+
+async def request(app: Any, body: bytes, path: str = PATHS["v1"]) -> None:
     """One ``POST path`` through ``app``; fails unless it answers 200."""
-
-    async def call() -> None:
-        sent: list[dict[str, Any]] = []
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
-                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())]}
-        await app(scope, receive, send)
-        if sent[0]["status"] != 200:
-            raise RuntimeError(f"answered {sent[0]['status']}: {sent[-1].get('body', b'')[:200]!r}")
-
-    return call()
+    sent = await exchange(app, body, path)
+    if sent[0]["status"] != 200:
+        raise RuntimeError(f"answered {sent[0]['status']}: {sent[-1].get('body', b'')[:200]!r}")
 
 
 async def drive(app: Any, bodies: list[bytes], count: int, profile: cProfile.Profile | None,
