@@ -56,6 +56,12 @@ _SHOWN = itemgetter(11)
 _CUT_FROM = 8  # lines from which one dumps of the ids, cut, beats a dumps an id (measured: 1–5 lines lose, 20 win)
 
 
+def _decided(line_id: str, verdict: Verdict) -> DecidedLine:
+    """The ``DecidedLine`` of a line answered by a memoised verdict (``gateway.check.verdicts``)."""
+    v = verdict
+    return DecidedLine(line_id, v[12], v[1], v[2], v[3], v[4], [*v[5]], v[6], v[8])
+
+
 class ClaimResult:
     """A claim's answer: its lines in the claim's order, and what the decision log records beside it.
 
@@ -83,8 +89,7 @@ class ClaimResult:
         if found is None:
             audit = self._audit
             assert audit is not None  # one of the two is always set
-            found = self._lines = [DecidedLine(line_id, v[12], v[1], v[2], v[3], v[4], [*v[5]], v[6], v[8])
-                                   for line_id, v in zip(audit[5], audit[3], strict=True)]
+            found = self._lines = [_decided(line_id, v) for line_id, v in zip(audit[5], audit[3], strict=True)]
         return found
 
     def rejected(self) -> list[tuple[int, DecidedLine]]:
@@ -95,8 +100,7 @@ class ClaimResult:
         if audit is None or self._lines is not None:
             return [(n, line) for n, line in enumerate(self.lines) if line.decision == REJECT]
         line_ids = audit[5]
-        return [(n, DecidedLine(line_ids[n], v[12], v[1], v[2], v[3], v[4], [*v[5]], v[6], v[8]))
-                for n, v in enumerate(audit[3]) if v[1] == REJECT]
+        return [(n, _decided(line_ids[n], v)) for n, v in enumerate(audit[3]) if v[1] == REJECT]
 
     @property
     def audit(self) -> Audit | None:
