@@ -28,7 +28,7 @@ from gateway.api.decisions import router as decisions_router
 from gateway.api.docs_ui import serve_docs
 from gateway.api.hotpath import ClaimCheckEndpoint, GatewayApp
 from gateway.api.openapi import build_openapi
-from gateway.api.v1 import router
+from gateway.api.v1 import CHECK_PATH, router
 from gateway.check.policy import Policy
 from gateway.check.service import CheckService
 from gateway.connections import async_redis, close_async_redis, open_store
@@ -128,8 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every route's role, in one pure-ASGI guard per entry: FastAPI's routes, the check, /nhsa/ (gateway.api.roles).
     refusal = unauthorised(Responder(infcode_text=settings.nhsa_infcode_text))  # /nhsa/: the platform's envelope
     app.add_middleware(ApiKeyGuard, ring=ring, refusal=refusal)
-    app.check = ApiKeyGuard(app.check, ring)
-    app.ahead = {path: ApiKeyGuard(endpoint, ring, refusal) for path, endpoint in app.ahead.items()}
+    app.check = ApiKeyGuard(app.check, ring, path=CHECK_PATH)
+    app.ahead = {path: ApiKeyGuard(endpoint, ring, refusal, path=path) for path, endpoint in app.ahead.items()}
     app.state.keys = ring
 
     @app.get("/metrics", include_in_schema=False)

@@ -6,8 +6,10 @@ transaction.  The key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <
 a URL.  A worker knows keys by their SHA-256 only (``KeyRing``): the digests of
 ``DRGATE_API_KEYS`` (role ``settlement``) and the keys of the store published with the snapshot
 (``rules.store.api_keys``, ``cache.sync``), replaced at every sync without a restart.  The
-presented key is hashed and compared with every digest in constant time (``hmac.compare_digest``,
-no early exit), so neither the environment nor timing gives a key away.  Keys are never logged.
+presented key is hashed and its digest looked up (one dict probe, whatever the number of keys):
+the time a probe takes depends on the digest, which a caller cannot steer towards a known one
+without a preimage of SHA-256, so timing gives no key away; neither does the environment, which
+holds digests only.  Keys are never logged.
 
 What a request needs is ``gateway.api.roles.need_of`` (one table): without a known key 401, with
 a key whose role is not granted the need 403; on ``/nhsa/`` both in the platform's envelope.
@@ -24,7 +26,6 @@ carries the prefix, ``/gw/v1/…``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,9 +78,10 @@ class KeyRing:
 
     def __init__(self, configured: tuple[str, ...] = (), *, required: bool = False) -> None:
         self._configured = tuple((bytes.fromhex(d), Caller(caller_name(d), "settlement")) for d in configured)
-        self._entries = self._configured
+        self._callers = dict(self._configured)  # digest -> caller
         self.required = required
         self.published_id: bytes | None = None  # the table's id in meta (``cache.sync``), as last installed
+        self.keyless = self._keyless()
 
     @property
     def enforced(self) -> bool:
@@ -90,21 +92,23 @@ class KeyRing:
     def install(self, published: Mapping[bytes, bytes], table_id: bytes | None = None) -> None:
         """Replace the published keys (digest hex → ``{"name", "role"}`` JSON, ``cache.callers``)."""
         entries = [entry for digest, value in published.items() if (entry := _published(digest, value)) is not None]
-        self._entries = (*entries, *self._configured)  # a digest both published and configured: the store's role
+        callers = dict(self._configured)
+        callers.update(entries)  # a digest both published and configured: the store's role
+        self._callers = callers
         self.published_id = table_id
+        self.keyless = self._keyless()
+
+    def _keyless(self) -> bool:
+        """No key known and none required: no presented key can name a caller, and checks and reads are open."""
+        return not self._callers and not self.enforced
 
     def find(self, key: bytes) -> Caller | None:
-        """The caller whose key this is, else None; the time taken does not tell which digest matched."""
-        digest = hashlib.sha256(key).digest()
-        found: Caller | None = None
-        for known, caller in self._entries:  # every one, whatever matched
-            if hmac.compare_digest(known, digest) and found is None:
-                found = caller
-        return found
+        """The caller whose key this is, else None (see the module's note on timing)."""
+        return self._callers.get(hashlib.sha256(key).digest())
 
     def by_digest(self, digest: bytes) -> Caller | None:
         """The caller whose key has this SHA-256 (the workbench's session carries it, signed), else None."""
-        return next((caller for known, caller in self._entries if known == digest), None)
+        return self._callers.get(digest)
 
 
 def require(need: str) -> Callable[[Request], Caller]:
@@ -128,20 +132,34 @@ Refusal = Callable[[str, str], bytes | None]
 
 
 class ApiKeyGuard:
-    def __init__(self, app: ASGIApp, ring: KeyRing, refusal: Refusal | None = None) -> None:
+    """Before FastAPI's routes (``path`` None: each request's need looked up), or before one
+    endpoint served ahead of them at ``method`` ``path`` (its need looked up once, here)."""
+
+    def __init__(self, app: ASGIApp, ring: KeyRing, refusal: Refusal | None = None, *, path: str | None = None,
+                 method: str = "POST") -> None:
         self.app = app
         self.ring = ring
         self.refusal = refusal
+        self.path = path
+        self.need = None if path is None else need_of(method, path)
+        self._open = self.need is None or self.need in _OPEN_WITHOUT_KEYS  # while the ring is keyless
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = routed_path(scope)
-        need = need_of(scope["method"], path)
-        if need is None:
-            await self.app(scope, receive, send)
-            return
+        need = self.need
+        if need is not None:  # before one endpoint, which the app dispatched on its method and path
+            if self.ring.keyless and self._open:  # no key known: nothing to find, nothing to refuse
+                await self.app(scope, receive, send)
+                return
+            path = self.path or ""
+        else:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            path = routed_path(scope)
+            need = need_of(scope["method"], path)
+            if need is None:
+                await self.app(scope, receive, send)
+                return
         key = _presented(scope["headers"])
         caller = None if key is None else self.ring.find(key)
         if caller is None:
