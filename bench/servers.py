@@ -56,9 +56,10 @@ def _drgate_warm(port: int) -> bool:
 
 @contextmanager
 def serving(app: str, port: int, env: dict[str, str], probe: bytes, *, workers: int = 1,
-            timeout: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
-    cmd = [sys.executable, "-m", "uvicorn", APPS[app], "--factory", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            timeout: float = 120.0, app_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``app`` (a name of ``APPS``, or any name with its factory as ``app_path``) on uvicorn."""
+    cmd = [sys.executable, "-m", "uvicorn", app_path or APPS[app], "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
            "--log-level", "warning"]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -65,3 +66,25 @@ def test_the_naive_design_answers_on_the_contract(redis_url: str, prefix: str,
     finally:
         direct.delete(naive_key(prefix, CODE), naive_institutions_key(prefix))
         direct.close()
+
+
+def test_the_spun_floor_answers_as_the_floor_after_its_added_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.apps import spin
+
+    monkeypatch.setenv("BENCH_SPIN_US", "2000")
+    with TestClient(spin.create_app()) as client:
+        started = time.perf_counter()
+        answers = [client.post("/v1/claims/check", json=CLAIM) for _ in range(5)]
+        taken = time.perf_counter() - started
+    assert all(a.status_code == 200 for a in answers)
+    assert CheckResponse.model_validate(answers[0].json()).decision == "pass"
+    assert taken >= 5 * 0.002  # each request spent its 2 ms before the floor's work
+
+
+def test_the_budget_is_read_where_the_ratio_crosses_the_target() -> None:
+    from bench.budget import _crossing
+
+    points = [(0.0, 1.0), (10.0, 0.7), (20.0, 0.5)]
+    assert _crossing(points, 0.6) == pytest.approx(15.0)
+    assert _crossing(points, 0.4) is None  # not reached within the spins measured
+    assert _crossing([(0.0, 1.0), (5.0, 0.59)], 0.6) == pytest.approx(5 * 0.4 / 0.41)
