@@ -240,6 +240,15 @@ class AsyncSnapshotReader:
 
     # -- lookups ---------------------------------------------------------------------------------
 
+    def held(self, lookups: int) -> Mapping[str, Any] | None:
+        """The cache's own mapping when the whole snapshot is held (``lookups`` counted as hits), else
+        None: ``records_for``'s first case without a coroutine or a list of the codes, for the hot path."""
+        cache = self.cache
+        if cache.complete:
+            cache.hits += lookups
+            return cache.records
+        return None
+
     async def records_for(self, codes: list[str]) -> tuple[Mapping[str, Any], Any]:
         """What a claim's lines are decided from: a mapping and the value of a code absent from it.
 

@@ -33,6 +33,8 @@ class AsyncRecords(Protocol):
     @property
     def cache(self) -> SnapshotCache: ...
 
+    def held(self, lookups: int) -> Mapping[str, Any] | None: ...
+
     async def records_for(self, codes: list[str]) -> tuple[Mapping[str, Any], Any]: ...
 
 
@@ -72,7 +74,10 @@ class CheckService:
                     mdtrt: list[str] | None = None, sent: list[str] | None = None) -> ClaimResult:
         """The answer to ``claim`` for a front on the event loop; ``started``: ``perf_counter`` when
         the request came in; ``mdtrt`` the visits and ``sent`` the codes as sent (the national platform's)."""
-        records, absent = await reader.records_for(physician_codes(claim))
+        records: Mapping[str, Any] | None = reader.held(len(claim["lines"]))
+        absent = None  # with the whole snapshot held, a code not in it is not in the registry
+        if records is None:
+            records, absent = await reader.records_for(physician_codes(claim))
         cache = reader.cache  # no await from here to the decision: the records are the snapshot as of now
         result = decide_claim(claim, records, cache.snapshot, self.policy, redis_ok=cache.redis_ok, absent=absent)
         DECISION_ID.set(result.decision_id)  # for the request's log lines: its task's context only
