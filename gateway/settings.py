@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: The prefix a proxy serves drgate under and strips (ASGI ``root_path``, uvicorn's ``--root-path``):
+    #: "" or "/" and a path without a trailing slash, e.g. "/gw".
+    root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
     # The HTTP front of `drgate serve`, per worker (gateway.api.front, gateway.api.bodies): what slow or
     # hostile clients may hold. 1,500 slow clients stay under +100 MB a worker (BENCHMARKS.md).
     #: Seconds a request may take to send its head (from its first byte, or from the connection) → 408.

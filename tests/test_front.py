@@ -197,3 +197,40 @@ def test_unfinished_bodies_do_not_grow_the_worker_and_their_memory_returns(serve
     after = _rss_mb(served.pid)
     assert peak - before < 40, (before, peak)
     assert after - before < 20, (before, after)
+
+
+def test_serve_under_a_root_path_names_it_in_every_page(redis_url: str) -> None:
+    """`drgate serve --root-path /gw`, behind a proxy that strips /gw: requests come without it,
+    and the workbench's redirects carry it, as the browser knows only /gw/..."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as var, tempfile.TemporaryFile() as log:
+        env = {**os.environ, "DRGATE_REDIS_URL": redis_url,
+               "DRGATE_REDIS_PREFIX": f"drgate-test-{uuid.uuid4().hex[:12]}",
+               "DRGATE_STORE_URL": f"sqlite:///{var}/store.db", "DRGATE_VAR_DIR": var}
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+                                    "--root-path", "/gw"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                assert process.poll() is None, log.seek(0) or log.read().decode()
+                assert time.monotonic() < deadline, "drgate serve did not start"
+                time.sleep(0.1)
+            check = httpx.post(f"http://127.0.0.1:{port}/v1/claims/check", content=CLAIM,
+                               headers={"content-type": "application/json"}, timeout=5)
+            assert check.status_code == 200 and check.json()["claim_id"] == "C-1"
+            ui = httpx.get(f"http://127.0.0.1:{port}/ui/", timeout=5, follow_redirects=False)
+            assert ui.headers["location"] == "/gw/ui/login"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("prefix", ["gw", "/gw/", "/g w"])
+def test_serve_refuses_a_root_path_that_is_not_one(prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli.main import main
+
+    assert main(["serve", "--root-path", prefix]) == 2
+    assert "bad configuration" in capsys.readouterr().err

@@ -62,6 +62,7 @@ def serve(app: Any, settings: Settings, *, host: str, port: int, workers: int,
     ``uvicorn.run`` would, behind the front's limits; False if it could not start."""
     config = FrontConfig(app, limits=FrontLimits.from_settings(settings), host=host, port=port, workers=workers,
                          factory=workers > 1, loop="uvloop", timeout_keep_alive=settings.keep_alive_timeout,
+                         root_path=settings.root_path,
                          access_log=False, log_config=log_config,  # applied again in each worker
                          log_level=None if log_config is not None else "warning")
     if workers > 1:

@@ -249,6 +249,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
+    if getattr(args, "root_path", None) is not None:  # checked as DRGATE_ROOT_PATH is: a bad prefix exits 2
+        settings = settings.model_copy(update={"root_path": type(settings)(root_path=args.root_path).root_path})
     load_profile(settings.profile)  # an unknown profile exits 2 here, not in each worker it would crash
     # uvicorn applies this in every worker it spawns: the workers' lines, with timestamps and pids.
     logging_ = log_config(settings.log_format, verbose=getattr(args, "verbose", False),

@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (DRGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DRGATE_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (DRGATE_WORKERS, default 1)")
+    serve.add_argument("--root-path", help="the prefix a proxy serves drgate under and strips, e.g. /gw "
+                                           "(DRGATE_ROOT_PATH, default none)")
 
     sync = command(sub, "sync", "publish the scoring store's state to Redis (run it from cron)",
                    "Publish the scoring store's state to Redis. Incremental by default: only what changed "
