@@ -78,7 +78,7 @@ def _fixture_orders() -> list[tuple[str, dict[str, Any]]]:
 def _plain_fee(detail: Any) -> tuple[Line, tuple[Any, ...]] | None:
     lines: list[Line] = []
     parts: list[Any] = []
-    return (lines[0], parts[0]) if fees._plain_run([detail], 0, INSTITUTION, set(), lines, parts) == 1 else None
+    return (lines[0], parts[0]) if fees._plain_run([detail], 0, INSTITUTION, set(), lines, parts)[0] == 1 else None
 
 
 def _agree_on_fee(detail: dict[str, Any]) -> None:
@@ -201,7 +201,9 @@ _VARIANTS = st.sampled_from([
 def test_an_upload_reads_as_its_lines_read_one_by_one(specs: list[tuple[int, str, dict[str, Any]]]) -> None:
     """Runs of plain lines, the previous line's readings taken again, lenient lines between them."""
     details = [fee(sn, doctor, **changes) for sn, doctor, changes in specs]
-    assert fees.read_fees({"feedetail": details}, INSTITUTION) == _one_by_one(details)
+    lines, refusals, parts, alike = fees.read_fees({"feedetail": details}, INSTITUTION)
+    assert (lines, refusals, parts) == _one_by_one(details)
+    assert not alike or len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
 
 
 def _row_as_built(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:
@@ -252,8 +254,25 @@ def test_fee_split_rows_are_written_as_orjson_writes_them() -> None:
     assert fees.rows_json(parts) == orjson.dumps(fees.rows(parts))
     assert fees.rows_json([]) == orjson.dumps(fees.rows([]))
     for details in _bench_and_fixture_uploads():
-        _, _, read = fees.read_fees({"feedetail": details}, INSTITUTION)
+        _, _, read, _ = fees.read_fees({"feedetail": details}, INSTITUTION)
         assert fees.rows_json(read) == orjson.dumps(fees.rows(read))
+
+
+def test_an_upload_its_reader_finds_alike_is_of_one_visit_and_terms() -> None:
+    """``read_fees`` says whether ``decide`` may take the lines as one visit's (``_ALIKE``) without looking:
+    never wrongly, and for the bench's uploads (one visit each, no refund) always."""
+    for details in _bench_and_fixture_uploads():
+        lines, refusals, _, alike = fees.read_fees({"feedetail": details}, INSTITUTION)
+        if alike:
+            assert not refusals and len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
+    from loadtests.claims import make_claims
+    from loadtests.nhsa import as_2204
+
+    for c in make_claims(1000, 20, 30):
+        assert fees.read_fees(orjson.loads(as_2204(c).body)["input"], INSTITUTION)[3]
+    varied = [fee(1, OK), fee(2, OK, fee_ocur_time=f"{TODAY - timedelta(days=1)} 10:00:00")]
+    assert not fees.read_fees({"feedetail": varied}, INSTITUTION)[3]
+    assert not fees.read_fees({"feedetail": [fee(1, OK), fee(2, OK, cnt="-1")]}, INSTITUTION)[3]
 
 
 _STAMPS = re.compile(rb'"inf_refmsgid":"\d{30}","refmsg_time":"\d{17}","respond_time":"\d{17}"')
@@ -300,7 +319,7 @@ def test_a_claim_of_lines_found_alike_is_the_claim_of_the_lines_looked_at_again(
     """``decide`` finds in one pass that every line is of one visit and terms and tells ``_claim``."""
     for body in ([fee(1, OK), fee(2, SUSPENDED), fee(3, OK)], [inpatient(1, SUSPENDED, "21"), inpatient(2, OK, "21")],
                  [fee(1, OK, exp_content=[{"er_flag": "1"}]), fee(2, OK, exp_content=[{"er_flag": "1"}])]):
-        lines, _, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
+        lines, _, _, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
         assert len(set(map(_ALIKE, lines))) == 1
         assert _claim("M1", INSTITUTION, lines, None, True) == _claim("M1", INSTITUTION, lines, None)
 
@@ -308,7 +327,7 @@ def test_a_claim_of_lines_found_alike_is_the_claim_of_the_lines_looked_at_again(
 def test_lines_of_one_upload_are_exempt_by_their_own_med_type_or_flag() -> None:
     body = [inpatient(1, SUSPENDED, "13"), inpatient(2, SUSPENDED, "21"),
             inpatient(3, SUSPENDED, "21", exp_content=[{"er_flag": "1"}])]
-    lines, refusals, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
+    lines, refusals, _, _ = fees.read_fees({"feedetail": body}, INSTITUTION)
     assert not refusals
     claim, _ = _claim("M1", INSTITUTION, lines, None)
     assert [("med_type" in line, "emergency" in line) for line in claim["lines"]] == [

@@ -55,9 +55,10 @@ MAX_LINES = 1000  # lines of one upload decided, as /v1's claims
 _ZERO = Decimal(0)
 
 
-def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Line], list[Refusal], list[Any]]:
-    """Lines, refusals and the parts of the fee-split rows (``rows``) of ``input``; ``Unreadable``
-    when the list itself is."""
+def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Line], list[Refusal], list[Any], bool]:
+    """Lines, refusals and the parts of the fee-split rows (``rows``) of ``input``, and whether every
+    line is of one visit, day and terms and none a refund (``lines._ALIKE``: ``decide`` need not look
+    again); ``Unreadable`` when the list itself is."""
     try:
         details = as_list(payload.get("feedetail"))
     except Unreadable as exc:
@@ -72,8 +73,9 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
     refusals: list[Refusal] = []
     parts: list[Any] = []
     seen: set[tuple[str, str]] = set()
-    i = _plain_run(details, 0, institution, seen, lines, parts)
+    i, alike = _plain_run(details, 0, institution, seen, lines, parts)
     while i < len(details):  # a line not written the plain way, then the plain ones after it
+        alike = False
         detail = details[i]
         if not isinstance(detail, dict):
             raise Unreadable(f"input.feedetail[{i}]: must be an object")
@@ -83,8 +85,8 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
         else:
             lines.append(read[0])
             parts.append(read[1])
-        i = _plain_run(details, i + 1, institution, seen, lines, parts)
-    return lines, refusals, parts
+        i, _ = _plain_run(details, i + 1, institution, seen, lines, parts)
+    return lines, refusals, parts, alike
 
 
 _KEYED = itemgetter("feedetl_sn", "mdtrt_id", "bilg_dr_codg", "fee_ocur_time")
@@ -93,88 +95,110 @@ _new = tuple.__new__
 
 
 def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple[str, str]], lines: list[Line],
-               parts: list[Any]) -> int:
+               parts: list[Any]) -> tuple[int, bool]:
     """Read the lines from ``start`` on as ``_read_line`` reads them while they are written the plain
-    way (their keys added to ``seen``); the index of the first that is not (``len(details)``: none).
+    way (their keys added to ``seen``); the index of the first that is not (``len(details)``: none), and
+    whether the lines read are alike (``read_fees``).
 
-    An upload's lines mostly share their visit, patient, moment and amounts: the previous line's readings
-    are taken again when the text is the same (no hashing of the fresh strings for a cache)."""
+    An upload's lines mostly share their visit, patient, moment and terms, and often their amounts: the
+    previous line's readings are taken again when the text is the same (no hashing of the fresh strings
+    for a cache); the terms as sent are compared as one tuple.  Equal to a value read the plain way, a
+    value is of its type (JSON's text equals only text; ``exp_content``'s flags are text or null) and
+    reads the same; numbers are never compared (1 equals 1.0 and true), so amounts not all text are read."""
+    terms_sent: Any = None  # (mdtrt_id, fee_ocur_time, psn_no, med_type, exp_content) of the previous line
+    visit_sent: Any = None
+    visit = ""
     moment: Any = None
     day: str | None = None
-    visit_sent: Any = None
-    visit_read = ""
-    patient_sent: Any = None
-    patient_read = ""
+    patient = ""
+    med_type: str | None = None
+    emergency = False
+    alike = True
+    first: tuple[str, str | None, str | None, bool] | None = None  # the first line's visit, day, med_type, flag
     sent: tuple[str, str, str] | None = None
     amounts: tuple[Decimal, Decimal | None, Decimal | None, bool] | None = None
     for n in range(start, len(details)):
         detail = details[n]
         try:
-            sn, visit, doctor, when = _KEYED(detail)
+            sn, visit_as_sent, doctor, when = _KEYED(detail)
         except (KeyError, TypeError):  # a key absent, or not an object
-            return n
-        if type(sn) is not str or type(visit) is not str or type(doctor) is not str or type(when) is not str:
-            return n
+            return n, False
+        if type(sn) is not str or type(doctor) is not str:
+            return n, False
         sn = sn.strip()
-        if visit == visit_sent:  # a visit's lines: its mdtrt_id read once
-            visit = visit_read
-        else:
-            visit_sent, visit = visit, visit.strip()
-            if not 0 < len(visit) <= 30:
-                return n
-            visit_read = visit
         # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
         if not (0 < len(sn) <= 30 and len(doctor) <= 30 and doctor.isascii() and doctor.isalnum()):
-            return n
-        if when != moment:
-            day, _ = day_of_text(when)
-            if day is None:
-                return n
-            moment = when
+            return n, False
         get = detail.get
-        patient = get("psn_no")
-        if patient == patient_sent:  # a visit's lines: one patient (None: not sent, "" as read)
-            patient = patient_read
-        elif type(patient) is str:
-            patient_sent, patient = patient, patient.strip()
-            if len(patient) > 30:
-                return n
-            patient_read = patient
-        else:
-            return n
-        med_type = get("med_type")
-        if med_type is not None:
-            if type(med_type) is not str or len(med_type := med_type.strip()) > 6:
-                return n
-            med_type = med_type or None
-        extension = get("exp_content")
-        if not extension:
-            emergency: bool | None = False
-        elif (type(extension) is list and len(extension) == 1 and type(extension[0]) is dict
-              and (flag := extension[0].get("er_flag")) in _FLAGS):
-            emergency = flag == "1"  # the common extension: one object flagging "0" or "1"
-        else:
-            emergency = _plain_emergency(extension)
-            if emergency is None:
-                return n
+        terms = (visit_as_sent, when, get("psn_no"), get("med_type"), get("exp_content"))
+        if terms != terms_sent:
+            if type(visit_as_sent) is not str or type(when) is not str:
+                return n, False
+            if visit_as_sent != visit_sent:
+                visit = visit_as_sent.strip()
+                if not 0 < len(visit) <= 30:
+                    return n, False
+                visit_sent = visit_as_sent
+            if when != moment:
+                day, _ = day_of_text(when)
+                if day is None:
+                    return n, False
+                moment = when
+            _, _, patient_sent, med_sent, extension = terms
+            if patient_sent is None:
+                patient = ""
+            elif type(patient_sent) is str:
+                patient = patient_sent.strip()
+                if len(patient) > 30:
+                    return n, False
+            else:
+                return n, False
+            if med_sent is None:
+                med_type = None
+            elif type(med_sent) is str:
+                med_type = med_sent.strip()
+                if len(med_type) > 6:
+                    return n, False
+                med_type = med_type or None
+            else:
+                return n, False
+            if not extension:
+                emergency = False
+            elif (type(extension) is list and len(extension) == 1 and type(extension[0]) is dict
+                  and (flag := extension[0].get("er_flag")) in _FLAGS):
+                emergency = flag == "1"  # the common extension: one object flagging "0" or "1"
+            else:
+                found = _plain_emergency(extension)
+                if found is None:
+                    return n, False
+                emergency = found
+            terms_sent = terms
+            if first is None:
+                first = (visit, day, med_type, emergency)
+            elif alike and first != (visit, day, med_type, emergency):
+                alike = False
         cnt, pric, sumamt = get("cnt"), get("pric"), get("det_item_fee_sumamt")
         if type(cnt) is str and type(pric) is str and type(sumamt) is str:
             if sent is None or cnt != sent[0] or pric != sent[1] or sumamt != sent[2]:
                 sent, amounts = (cnt, pric, sumamt), _amounts_of_text(cnt, pric, sumamt)
+                if amounts is not None and amounts[3]:
+                    alike = False  # a refund is never decided
             read = amounts
         else:
             read = _amounts(cnt, pric, sumamt)
+            if read is not None and read[3]:
+                alike = False
         if read is None:
-            return n
+            return n, False
         key = (visit, sn)
         if key in seen:
-            return n
+            return n, False
         seen.add(key)
         total, count, price, refund = read
         # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs a line); the fields in order
         lines.append(_new(Line, (visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)))
         parts.append((sn, total, count, price))
-    return len(details)
+    return len(details), alike
 
 
 def _plain_emergency(extension: Any) -> bool | None:

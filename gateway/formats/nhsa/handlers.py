@@ -58,11 +58,11 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             rejected = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
             results = judgements(rejected, analysis.refusals, front.dictionary, analysis.rule_ids)
             return front.envelope(responder.success({"result": results}, received, region))
-        lines, refusals, parts = read_fees(header.input, header.institution)
+        lines, refusals, parts, alike = read_fees(header.input, header.institution)
     except Unreadable as exc:
         state.metrics.refuse("nhsa", "invalid")
         return front.envelope(responder.failure(str(exc), received, region))
-    rejected = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller)
+    rejected = await decide(state, header.msgid, lines, started, f"nhsa{infno}", caller, alike)
     if refusals:  # the envelope is answered, its unreadable lines refused alone
         state.metrics.refuse("nhsa", "unreadable_line")
     if rejected or refusals:

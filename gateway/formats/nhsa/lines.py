@@ -76,12 +76,13 @@ class Decided(NamedTuple):
 
 
 async def decide(state: GatewayState, claim_id: str, lines: list[Line], started: float, front: str = "nhsa",
-                 caller: str | None = None) -> list[Decided]:
+                 caller: str | None = None, alike: bool = False) -> list[Decided]:
     """Decide every line that is not a refund, one core decision (and log entry) per institution;
-    the rejected lines beside their decisions (the answers name no other)."""
+    the rejected lines beside their decisions (the answers name no other).  ``alike``: the reader
+    found every line of one institution, visit, day and terms, none a refund (``_ALIKE``)."""
     groups: dict[str, list[Line]]
     # the common upload: every line of one visit, on one day and terms, none a refund (one pass to know)
-    alike = len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
+    alike = alike or len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
     if alike or len(set(map(_INSTITUTION, lines))) == 1 and not any(map(_REFUND, lines)):
         groups = {lines[0].institution: lines}  # an upload's lines, a visit's orders: one institution
     else:
