@@ -146,7 +146,15 @@ def _stamp(moment: datetime) -> str:
 
 def _second(moment: datetime) -> str:
     """``yyyyMMddHHmmss`` of ``moment`` (aware) in Asia/Shanghai."""
+    if moment.tzinfo is CHINA:  # the gateway's own moments: their fields are Shanghai's (no epoch arithmetic)
+        return _fields_text(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
     return _second_text((moment - _EPOCH) // _ONE_SECOND)
+
+
+@lru_cache(maxsize=16)
+def _fields_text(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    # an envelope has three stamps, mostly of the same second: each second's text written once
+    return f"{year:04d}{month:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}"
 
 
 @lru_cache(maxsize=16)
