@@ -22,12 +22,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.app import create_app
+from gateway.check.core import DecidedLine
 from gateway.check.reasons import REJECT
 from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
 from gateway.formats.nhsa import fees, orders, results
 from gateway.formats.nhsa.envelope import Responder, _stamp
-from gateway.formats.nhsa.lines import _ALIKE, Line, Refusal, _claim
+from gateway.formats.nhsa.handlers import summary
+from gateway.formats.nhsa.lines import _ALIKE, Decided, Line, Refusal, _claim
 from gateway.formats.nhsa.wire import cents
 from gateway.settings import Settings
 from tests.claims import claim
@@ -273,6 +275,28 @@ def test_an_upload_its_reader_finds_alike_is_of_one_visit_and_terms() -> None:
     varied = [fee(1, OK), fee(2, OK, fee_ocur_time=f"{TODAY - timedelta(days=1)} 10:00:00")]
     assert not fees.read_fees({"feedetail": varied}, INSTITUTION)[3]
     assert not fees.read_fees({"feedetail": [fee(1, OK), fee(2, OK, cnt="-1")]}, INSTITUTION)[3]
+
+
+def _summary_as_cut(items: list[str], limit: int = 200) -> str:
+    """``err_msg`` as ``handlers.summary`` wrote it before its shortcut: an item at a time, cut before
+    the first that would leave no room for "; 另 n 条"."""
+    text = f"明细审核未通过 {len(items)} 条: "
+    for n, item in enumerate(items):
+        joined = text + ("; " if n else "") + item
+        remaining = len(items) - n - 1
+        if len(joined) + (len(f"; 另 {remaining} 条") if remaining else 0) > limit:
+            return text + ("; " if n else "") + f"另 {len(items) - n} 条"
+        text = joined
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=40), st.sampled_from(["suspended", "no_agreement", "x"])),
+                min_size=1, max_size=40), st.integers(20, 220))
+def test_err_msg_is_cut_where_it_was(items: list[tuple[str, str]], limit: int) -> None:
+    decided = [Decided(Line("V", sn, OK, "2026-12-01", INSTITUTION, "", Decimal(1), None, False, False),
+                       DecidedLine(sn, OK, REJECT, reason, None, None, [], None), "d", OK) for sn, reason in items]
+    assert summary(decided, [], limit) == _summary_as_cut([f"{sn} {reason}" for sn, reason in items], limit)
 
 
 _STAMPS = re.compile(rb'"inf_refmsgid":"\d{30}","refmsg_time":"\d{17}","respond_time":"\d{17}"')

@@ -79,6 +79,10 @@ def summary(rejected: list[Decided], refusals: list[Refusal], limit: int = 200) 
     items = [f"{d.line.sn} {d.result.reason}" for d in rejected]
     items += [f"{r.sn or '-'} unreadable {r.field.rsplit('.', 1)[-1]}" for r in refusals]
     text = f"明细审核未通过 {len(items)} 条: "
+    whole = text + "; ".join(items)
+    # the common answer: every item fits even with the longest "另 n 条" after it, so none is cut below
+    if len(whole) + len(f"; 另 {len(items)} 条") <= limit:
+        return whole
     for n, item in enumerate(items):
         joined = text + ("; " if n else "") + item
         remaining = len(items) - n - 1

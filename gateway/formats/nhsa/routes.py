@@ -51,8 +51,9 @@ async def _respond(scope: Scope, receive: Receive, infno: str) -> Forwarded:
             body = None  # answer() says so in the platform's words
         except BodyRefused as exc:  # the worker's budget of unfinished bodies is spent: retry
             return front.envelope(front.responder.failure(exc.detail, received), exc.status)
-        return await answer(app.state.gateway, front, infno, body, scope["headers"], received, started,
-                            scope.get(CALLER))
+        # the hot path's plain attribute (gateway.api.hotpath): Starlette's State answers after an AttributeError
+        state = getattr(app, "gateway", None) or app.state.gateway
+        return await answer(state, front, infno, body, scope["headers"], received, started, scope.get(CALLER))
     except ClientDisconnect:
         raise
     except Exception:
