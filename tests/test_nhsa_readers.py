@@ -93,15 +93,22 @@ def _agree_on_fee(detail: dict[str, Any]) -> None:
     assert [type(v) for v in plain[0]] == [type(v) for v in lenient[0]], detail
 
 
+def _plain_order(detail: Any) -> list[Line] | None:
+    """The order as the plain reader reads it (``[]``: a past one), or None when it leaves it."""
+    lines: list[Line] = []
+    return lines if orders._plain_orders([detail], 0, "V1", "P1", INSTITUTION, "11", lines, 1)[0] == 1 else None
+
+
 def _agree_on_order(detail: dict[str, Any]) -> None:
-    plain = orders._plain_order(detail, "V1", "P1", INSTITUTION, "11")
+    plain = _plain_order(detail)
     if plain is None:
         return
     lines: list[Line] = []
     refusals: list[Refusal] = []
     orders._read_order(detail, "input.data", "V1", "P1", INSTITUTION, "11", lines, refusals)
     assert not refusals, (detail, refusals)
-    assert lines == ([] if plain is orders._PAST else [plain]), detail
+    assert lines == plain, detail
+    assert [[type(v) for v in line] for line in plain] == [[type(v) for v in line] for line in lines], detail
 
 
 @pytest.mark.parametrize(("source", "detail"), _fixture_lines(), ids=lambda v: v if isinstance(v, str) else "")
@@ -206,6 +213,48 @@ def test_an_upload_reads_as_its_lines_read_one_by_one(specs: list[tuple[int, str
     lines, refusals, parts, alike = fees.read_fees({"feedetail": details}, INSTITUTION)
     assert (lines, refusals, parts) == _one_by_one(details)
     assert not alike or len(set(map(_ALIKE, lines))) == 1 and not lines[0].refund
+
+
+_ORDER_VARIANTS = st.sampled_from([
+    {}, {}, {"drord_begn_date": f"{TODAY} 10:00:00"}, {"drord_begn_date": f"{TODAY - timedelta(days=1)}T10:00:00"},
+    {"drord_begn_date": "yesterday"}, {"curr_drord_flag": "0"}, {"curr_drord_flag": ""}, {"curr_drord_flag": 1},
+    {"cnt": "3", "pric": "1.5", "sumamt": ""}, {"cnt": 3, "pric": 1.5}, {"sumamt": "-25.60"}, {"sumamt": "two"},
+    {"drord_dr_codg": ""}, {"drord_dr_codg": " D330802000002 "}, {"rx_id": " RX1 "}, {"rx_id": 7},
+])
+
+
+def _orders_one_by_one(found: list[Any]) -> tuple[list[Line], list[Refusal]]:
+    lines: list[Line] = []
+    refusals: list[Refusal] = []
+    for o, detail in enumerate(found):
+        orders._read_order(detail, f"input.data.patient_dtos[0].fsi_encounter_dtos[0].fsi_order_dtos[{o}]",
+                           "V1", "P1", INSTITUTION, "11", lines, refusals)
+    return lines, refusals
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example([("1", OK, {}), ("2", OK, {"drord_begn_date": "yesterday"}), ("3", OK, {"cnt": "3"}), ("4", OK, {})])
+@given(st.lists(st.tuples(st.sampled_from(["1", "2", "3"]), st.sampled_from([OK, SUSPENDED]), _ORDER_VARIANTS),
+                min_size=1, max_size=8))
+def test_an_encounters_orders_read_as_they_read_one_by_one(specs: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Runs of plain orders, the previous order's readings taken again, lenient orders between them;
+    an analysis found alike is of one day and has no refund."""
+    found = [order(rx, doctor, **changes) for rx, doctor, changes in specs]
+    payload = {"data": {"patient_dtos": [{"patn_id": "P1", "fsi_encounter_dtos": [
+        {"mdtrt_id": "V1", "medins_id": INSTITUTION, "med_type": "11", "fsi_order_dtos": found}]}]}}
+    analysis = orders.read_analysis(payload, INSTITUTION)
+    assert (analysis.lines, analysis.refusals) == _orders_one_by_one(found)
+    if analysis.alike:
+        assert len(set(map(_ALIKE, analysis.lines))) == 1 and not analysis.lines[0].refund
+
+
+def test_a_bench_analysis_is_found_alike() -> None:
+    from loadtests.claims import make_claims
+    from loadtests.nhsa import as_3101
+
+    for c in make_claims(1000, 20, 30):
+        envelope = orjson.loads(as_3101(c).body)
+        assert orders.read_analysis(envelope["input"], envelope["fixmedins_code"]).alike
 
 
 def _row_as_built(sn: str, total: Decimal, cnt: Decimal | None, pric: Decimal | None) -> dict[str, Any]:

@@ -55,7 +55,8 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
             return front.envelope(await record_feedback(state, front, header, received, caller))
         if infno not in UPLOADS:
             analysis = read_analysis(header.input, header.institution)
-            rejected = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller)
+            rejected = await decide(state, header.msgid, analysis.lines, started, f"nhsa{infno}", caller,
+                                    analysis.alike)
             results = judgements(rejected, analysis.refusals, front.dictionary, analysis.rule_ids)
             return front.envelope(responder.success({"result": results}, received, region))
         lines, refusals, parts, alike = read_fees(header.input, header.institution)

@@ -44,6 +44,7 @@ class Analysis:
     rule_ids: frozenset[str]
     lines: list[Line]
     refusals: list[Refusal]
+    alike: bool = False  # one encounter's orders, all on one day, none a refund (``lines.decide``'s ``alike``)
 
 
 def read_analysis(payload: dict[str, Any], institution: str | None) -> Analysis:
@@ -53,6 +54,8 @@ def read_analysis(payload: dict[str, Any], institution: str | None) -> Analysis:
     rule_ids = frozenset(_rule_ids(data.get("rule_ids")))
     lines: list[Line] = []
     refusals: list[Refusal] = []
+    encounters = 0
+    alike = mixed = False  # mixed: an order read by the lenient reader (the plain runs around it say nothing of it)
     for p, patient in enumerate(_list(data.get("patient_dtos"), "input.data.patient_dtos")):
         at = f"input.data.patient_dtos[{p}]"
         patn_id = _field(text, patient, "patn_id", at, 50) or ""
@@ -61,53 +64,90 @@ def read_analysis(payload: dict[str, Any], institution: str | None) -> Analysis:
             visit = _field(text, encounter, "mdtrt_id", where, 50) or ""
             medins = _field(code, encounter, "medins_id", where) or institution
             med_type = _field(text, encounter, "med_type", where, 6)
-            for o, order in enumerate(_list(encounter.get("fsi_order_dtos"), f"{where}.fsi_order_dtos")):
+            found = _list(encounter.get("fsi_order_dtos"), f"{where}.fsi_order_dtos")
+            encounters += 1
+            o = 0
+            while o < len(found):  # plain orders, then one for the lenient reader, then plain ones again
+                if visit and medins:
+                    o, alike = _plain_orders(found, o, visit, patn_id, medins, med_type, lines,
+                                             MAX_ORDERS - len(refusals))
+                    if o == len(found):
+                        break
+                mixed = True
                 if len(lines) + len(refusals) >= MAX_ORDERS:
-                    raise Unreadable(f"input.data: more than {MAX_ORDERS} orders; send them in several requests")
-                found = _plain_order(order, visit, patn_id, medins, med_type) if visit and medins else None
-                if found is None:
-                    _read_order(order, f"{where}.fsi_order_dtos[{o}]", visit, patn_id, medins, med_type, lines,
-                                refusals)
-                elif found is not _PAST:
-                    lines.append(found)
-    return Analysis(trig_scen, rule_ids, lines, refusals)
+                    raise Unreadable(_TOO_MANY)
+                _read_order(found[o], f"{where}.fsi_order_dtos[{o}]", visit, patn_id, medins, med_type, lines,
+                            refusals)
+                o += 1
+    return Analysis(trig_scen, rule_ids, lines, refusals, alike and not mixed and encounters == 1 and bool(lines))
 
 
+_TOO_MANY = f"input.data: more than {MAX_ORDERS} orders; send them in several requests"
 _KEYED = itemgetter("rx_id", "drord_dr_codg", "drord_begn_date")
-_PAST = Line("", "", "", "", "", "", _ZERO, None, False, False)  # a past order: not decided
 _new = tuple.__new__
 
 
-def _plain_order(order: dict[str, Any], visit: str, patient: str, medins: str, med_type: str | None) -> Line | None:
-    """The order as ``_read_order`` reads it (``_PAST`` for a past one), when written the plain way;
-    None: let it read the order."""
-    try:
-        rx_id, doctor, begun = _KEYED(order)
-    except KeyError:
-        return None
-    if type(rx_id) is not str or type(doctor) is not str or type(begun) is not str:
-        return None
-    rx_id = rx_id.strip()
-    # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
-    if not (0 < len(rx_id) <= 50 and len(doctor) <= 30 and doctor.isascii() and doctor.isalnum()):
-        return None
-    get = order.get
-    current = get("curr_drord_flag")
-    if current == "0":
-        return _PAST
-    if current is not None and current != "1" and current != "":
-        return None
-    day, _ = day_of_text(begun)
-    if day is None:
-        return None
-    sumamt, cnt, pric = get("sumamt"), get("cnt"), get("pric")
-    read = (_amounts_of_text(sumamt, cnt, pric) if type(sumamt) is str and type(cnt) is str and type(pric) is str
-            else _amounts(sumamt, cnt, pric))
-    if read is None:
-        return None
-    total, refund = read
-    # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs an order); the fields in order
-    return _new(Line, (visit, rx_id, doctor, day, medins, patient, total, med_type, False, refund))
+def _plain_orders(orders: list[dict[str, Any]], start: int, visit: str, patient: str, medins: str,
+                  med_type: str | None, lines: list[Line], room: int) -> tuple[int, bool]:
+    """Read the orders from ``start`` on as ``_read_order`` reads them while they are written the plain
+    way (a past one skipped, as it skips it); the index of the first that is not (``len(orders)``:
+    none), and whether those read share one day and none is a refund.  ``room``: the orders the request
+    may still decide, refusals counted (``Unreadable`` past them, as ``read_analysis`` says).
+
+    An encounter's orders mostly share their day and often their amounts: the previous order's
+    readings are taken again when the text is the same (amounts only when all three are text)."""
+    begun_sent: Any = None
+    day: str | None = None
+    first_day: str | None = None
+    alike = True
+    sent: tuple[str, str, str] | None = None
+    amounts: tuple[Decimal, bool] | None = None
+    for n in range(start, len(orders)):
+        order = orders[n]
+        try:
+            rx_id, doctor, begun = _KEYED(order)
+        except KeyError:
+            return n, False
+        if type(rx_id) is not str or type(doctor) is not str or type(begun) is not str:
+            return n, False
+        rx_id = rx_id.strip()
+        # A code as CODE takes it: 1–30 ASCII letters or digits (ASCII isalnum is exactly [A-Za-z0-9]).
+        if not (0 < len(rx_id) <= 50 and len(doctor) <= 30 and doctor.isascii() and doctor.isalnum()):
+            return n, False
+        get = order.get
+        current = get("curr_drord_flag")
+        if current == "0":
+            if len(lines) >= room:
+                raise Unreadable(_TOO_MANY)
+            continue  # a past order, sent for context (是否当前处方: 0 否)
+        if current is not None and current != "1" and current != "":
+            return n, False
+        if begun != begun_sent:
+            day, _ = day_of_text(begun)
+            if day is None:
+                return n, False
+            begun_sent = begun
+            if first_day is None:
+                first_day = day
+            elif day != first_day:
+                alike = False
+        sumamt, cnt, pric = get("sumamt"), get("cnt"), get("pric")
+        if type(sumamt) is str and type(cnt) is str and type(pric) is str:
+            if sent is None or sumamt != sent[0] or cnt != sent[1] or pric != sent[2]:
+                sent, amounts = (sumamt, cnt, pric), _amounts_of_text(sumamt, cnt, pric)
+            read = amounts
+        else:
+            read = _amounts(sumamt, cnt, pric)
+        if read is None:
+            return n, False
+        if len(lines) >= room:
+            raise Unreadable(_TOO_MANY)
+        total, refund = read
+        if refund:
+            alike = False  # a refund is never decided
+        # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs an order); the fields in order
+        lines.append(_new(Line, (visit, rx_id, doctor, day, medins, patient, total, med_type, False, refund)))
+    return len(orders), alike
 
 
 @lru_cache(maxsize=8192)
