@@ -26,6 +26,7 @@ from gateway.check.core import DecidedLine
 from gateway.check.reasons import REJECT
 from gateway.check.status import CHINA
 from gateway.cli.demo import DEMO
+from gateway.errors import Unreadable
 from gateway.formats.nhsa import fees, orders, results
 from gateway.formats.nhsa.envelope import Responder, _stamp
 from gateway.formats.nhsa.handlers import summary
@@ -246,6 +247,16 @@ def test_an_encounters_orders_read_as_they_read_one_by_one(specs: list[tuple[str
     assert (analysis.lines, analysis.refusals) == _orders_one_by_one(found)
     if analysis.alike:
         assert len(set(map(_ALIKE, analysis.lines))) == 1 and not analysis.lines[0].refund
+
+
+@pytest.mark.parametrize("position", [0, 2])
+def test_an_order_that_is_not_an_object_is_named_by_its_index(position: int) -> None:
+    found: list[Any] = [order("1", OK), order("2", OK), order("3", OK)]
+    found[position] = "RX"
+    encounter = {"mdtrt_id": "V1", "fsi_order_dtos": found}
+    payload = {"data": {"patient_dtos": [{"patn_id": "P1", "fsi_encounter_dtos": [encounter]}]}}
+    with pytest.raises(Unreadable, match=re.escape(f"fsi_order_dtos[{position}]: must be an object")):
+        orders.read_analysis(payload, INSTITUTION)
 
 
 def test_a_bench_analysis_is_found_alike() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -248,9 +249,9 @@ def _list(value: Any, at: str) -> list[dict[str, Any]]:
         found = as_list(value)
     except Unreadable as exc:
         raise Unreadable(f"{at}: {exc}") from None
-    for i, item in enumerate(found):
-        if not isinstance(item, dict):
-            raise Unreadable(f"{at}[{i}]: must be an object")
+    if not all(map(isinstance, found, repeat(dict))):  # a C loop; the one that is not found again only then
+        i = next(i for i, item in enumerate(found) if not isinstance(item, dict))
+        raise Unreadable(f"{at}[{i}]: must be an object")
     return found
 
 
