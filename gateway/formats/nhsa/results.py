@@ -69,11 +69,11 @@ def judgements(decided: Iterable[Decided], refusals: Iterable[Refusal], dictiona
         if rule_ids and rule_id not in rule_ids:
             continue
         first = lines[0]
-        jr_id = f"{task}-{n}"
-        details = [(ln.line.sn, ln.line.amount) for ln in lines]
-        content = _content(sent, first.resolved, rule_name, first.result)
-        out.append(_result(jr_id, rule_id, rule_name, content, first.line.patient, visit, details,
-                           SEVERITY.get(reason, DOUBTFUL), first.result.basis or "", task, dictionary))
+        line, decided_line = first.line, first.result
+        details = [(line.sn, line.amount)] if len(lines) == 1 else [(ln.line.sn, ln.line.amount) for ln in lines]
+        content = _content(sent, first.resolved, rule_name, decided_line)
+        out.append(_result(f"{task}-{n}", rule_id, rule_name, content, line.patient, visit, details,
+                           SEVERITY.get(reason, DOUBTFUL), decided_line.basis or "", task, dictionary))
     refusals = list(refusals)
     if refusals and (not rule_ids or REFUSED[0] in rule_ids):
         task = decision_id()
@@ -87,9 +87,16 @@ def judgements(decided: Iterable[Decided], refusals: Iterable[Refusal], dictiona
 def _result(jr_id: str, rule_id: str, rule_name: str, content: str, patient: str, visit: str,
             details: list[tuple[str, Decimal]], severity: str, evidence: str, task: str,
             dictionary: Dictionary) -> dict[str, Any]:
-    dtos = [{"jrd_id": f"{jr_id}-{i}", "patn_id": patient, "mdtrt_id": visit, "rx_id": sn,
-             "vola_item_type": _VIOLATION_ITEM, "vola_amt": _fen(amount)} for i, (sn, amount) in enumerate(details, 1)]
-    total = _ZERO + details[0][1] if len(details) == 1 else sum((amount for _, amount in details), _ZERO)
+    if len(details) == 1:  # most results: one line (no comprehension, no sum)
+        sn, amount = details[0]
+        dtos = [{"jrd_id": jr_id + "-1", "patn_id": patient, "mdtrt_id": visit, "rx_id": sn,
+                 "vola_item_type": _VIOLATION_ITEM, "vola_amt": _fen(amount)}]
+        total = _ZERO + amount
+    else:
+        dtos = [{"jrd_id": f"{jr_id}-{i}", "patn_id": patient, "mdtrt_id": visit, "rx_id": sn,
+                 "vola_item_type": _VIOLATION_ITEM, "vola_amt": _fen(amount)}
+                for i, (sn, amount) in enumerate(details, 1)]
+        total = sum((amount for _, amount in details), _ZERO)
     return {
         "jr_id": jr_id, "rule_id": rule_id, "rule_name": rule_name, "vola_cont": content[:500],
         "patn_id": patient, "mdtrt_id": visit, "judge_result_detail_dtos": dtos,
