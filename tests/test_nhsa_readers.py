@@ -1,6 +1,6 @@
 """The plain readers of the national platform's lines answer as the lenient ones, or leave the line to them.
 
-``fees._plain_run`` and ``orders._plain_order`` read the form most senders write without a call
+``fees._plain_run`` and ``orders._plain_orders`` read the form most senders write without a call
 per field; ``_read_line`` / ``_read_order`` read every form ``gateway.formats.nhsa.wire`` takes and
 name the field of a line they refuse.  Wherever a plain reader answers, its answer must be the
 lenient reader's: held here on every field fixture's lines and on odd values of every field read.

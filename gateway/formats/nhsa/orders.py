@@ -16,8 +16,9 @@
 The encounter's own ``dr_codg`` is the visit's doctor, not the order's: an order without
 ``drord_dr_codg`` is refused by itself rather than decided on someone else's agreement.
 
-As with the fee lines (``gateway.formats.nhsa.fees``), ``_plain_order`` reads an order written the
-plain way without a call per field and hands any other to ``_read_order``, the lenient reader.
+As with the fee lines (``gateway.formats.nhsa.fees``), ``_plain_orders`` reads an encounter's orders
+written the plain way in one loop, without a call per order or field, and hands any other to
+``_read_order``, the lenient reader.
 """
 
 from __future__ import annotations
