@@ -352,11 +352,14 @@ def _summary_as_cut(items: list[str], limit: int = 200) -> str:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=40), st.sampled_from(["suspended", "no_agreement", "x"])),
-                min_size=1, max_size=40), st.integers(20, 220))
-def test_err_msg_is_cut_where_it_was(items: list[tuple[str, str]], limit: int) -> None:
+                max_size=40), st.lists(st.sampled_from(["", "7"]), max_size=3), st.integers(20, 220))
+def test_err_msg_is_cut_where_it_was(items: list[tuple[str, str]], refused: list[str], limit: int) -> None:
     decided = [Decided(Line("V", sn, OK, "2026-12-01", INSTITUTION, "", Decimal(1), None, False, False),
                        DecidedLine(sn, OK, REJECT, reason, None, None, [], None), "d", OK) for sn, reason in items]
-    assert summary(decided, [], limit) == _summary_as_cut([f"{sn} {reason}" for sn, reason in items], limit)
+    refusals = [Refusal("V", sn, "", Decimal(0), "input.feedetail[0].fee_ocur_time", "why") for sn in refused]
+    named = [f"{sn} {reason}" for sn, reason in items] + [f"{sn or '-'} unreadable fee_ocur_time" for sn in refused]
+    if named:
+        assert summary(decided, refusals, limit) == _summary_as_cut(named, limit)
 
 
 _STAMPS = re.compile(rb'"inf_refmsgid":"\d{30}","refmsg_time":"\d{17}","respond_time":"\d{17}"')

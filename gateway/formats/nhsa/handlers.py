@@ -78,7 +78,8 @@ async def answer(state: GatewayState, front: NhsaFront, infno: str, body: bytes 
 def summary(rejected: list[Decided], refusals: list[Refusal], limit: int = 200) -> str:
     """``err_msg``: each rejected or refused ``feedetl_sn`` with its reason, as many as fit in ``limit``."""
     items = [f"{d.line.sn} {d.result.reason}" for d in rejected]
-    items += [f"{r.sn or '-'} unreadable {r.field.rsplit('.', 1)[-1]}" for r in refusals]
+    if refusals:
+        items += [f"{r.sn or '-'} unreadable {r.field.rsplit('.', 1)[-1]}" for r in refusals]
     text = f"明细审核未通过 {len(items)} 条: "
     whole = text + "; ".join(items)
     # the common answer: every item fits even with the longest "另 n 条" after it, so none is cut below
