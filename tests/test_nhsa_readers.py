@@ -393,6 +393,15 @@ def test_terms_every_line_shares_are_the_claims() -> None:
     assert resolved == [OK, OK]
 
 
+@pytest.mark.parametrize("codes", [["D1", "d2", "123"], ["D1", "D2", "123"], ["123"], ["d1"], ["D1", "Dx"]])
+def test_a_claims_codes_are_the_codes_upper_cased(codes: list[str]) -> None:
+    group = [Line("V1", str(n), code, "2026-12-01", INSTITUTION, "", Decimal(1), None, False, False)
+             for n, code in enumerate(codes)]
+    claim, resolved = _claim("M1", INSTITUTION, group, None, True)
+    assert resolved == [code.upper() for code in codes]
+    assert [line["physician_code"] for line in claim["lines"]] == resolved
+
+
 def test_terms_the_lines_differ_in_stay_the_lines() -> None:
     claim, _ = _claim("M1", INSTITUTION, [_line("1", "13", True), _line("2", None, False, "2026-12-02"),
                                           _line("3", "21")], None)

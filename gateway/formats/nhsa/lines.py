@@ -125,8 +125,15 @@ def _claim(claim_id: str, institution: str, group: list[Line], aliases: Aliases 
     shared_type = med_type is not None and (same or len(set(map(_MED_TYPE, group))) == 1)
     emergency = first.emergency if same else all(map(_EMERGENCY, group))
     local = aliases.get(institution) if aliases else None
-    resolved = ([resolve(aliases, institution, line.code, line.day) for line in group] if local
-                else list(map(str.upper, map(_CODE, group))))
+    resolved: list[str]
+    if local:
+        resolved = [resolve(aliases, institution, line.code, line.day) for line in group]
+    else:
+        sent = list(map(_CODE, group))
+        # codes sent upper-case already (most): the codes as they are, not an upper-cased copy of each.
+        # upper() never shortens a character, so the joined codes are their own upper case only if each is.
+        joined = "".join(sent)
+        resolved = sent if joined.upper() == joined else list(map(str.upper, sent))
     lines: list[ClaimLine]
     if same:
         lines = [{"line_id": sn, "physician_code": code} for sn, code in zip(map(_SN, group), resolved, strict=True)]
