@@ -81,14 +81,14 @@ def _fixture_orders() -> list[tuple[str, dict[str, Any]]]:
 def _plain_fee(detail: Any) -> tuple[Line, tuple[Any, ...]] | None:
     lines: list[Line] = []
     parts: list[Any] = []
-    return (lines[0], parts[0]) if fees._plain_run([detail], 0, INSTITUTION, set(), lines, parts)[0] == 1 else None
+    return (lines[0], parts[0]) if fees._plain_run([detail], 0, INSTITUTION, {}, lines, parts)[0] == 1 else None
 
 
 def _agree_on_fee(detail: dict[str, Any]) -> None:
     plain = _plain_fee(detail)
     if plain is None:
         return
-    lenient = fees._read_line(detail, "input.feedetail[0]", INSTITUTION, set())
+    lenient = fees._read_line(detail, "input.feedetail[0]", INSTITUTION, {})
     assert not isinstance(lenient, Refusal), (detail, lenient)
     assert plain == lenient, detail
     assert [type(v) for v in plain[0]] == [type(v) for v in lenient[0]], detail
@@ -185,7 +185,7 @@ def _one_by_one(details: list[Any]) -> tuple[list[Line], list[Refusal], list[Any
     lines: list[Line] = []
     refusals: list[Refusal] = []
     parts: list[Any] = []
-    seen: set[tuple[str, str]] = set()
+    seen: fees.Seen = {}
     for i, detail in enumerate(details):
         read = fees._read_line(detail, f"input.feedetail[{i}]", INSTITUTION, seen)
         if isinstance(read, Refusal):

@@ -52,6 +52,8 @@ from gateway.formats.nhsa.wire import (
 __all__ = ["MAX_LINES", "read_fees", "rows", "rows_json"]
 
 MAX_LINES = 1000  # lines of one upload decided, as /v1's claims
+#: Each visit's feedetl_sn read so far (mdtrt_id → serials): a serial is unique within its visit only.
+Seen = dict[str, set[str]]
 _ZERO = Decimal(0)
 
 
@@ -72,7 +74,7 @@ def read_fees(payload: dict[str, Any], institution: str | None) -> tuple[list[Li
     lines: list[Line] = []
     refusals: list[Refusal] = []
     parts: list[Any] = []
-    seen: set[tuple[str, str]] = set()
+    seen: Seen = {}
     i, alike = _plain_run(details, 0, institution, seen, lines, parts)
     while i < len(details):  # a line not written the plain way, then the plain ones after it
         alike = False
@@ -94,10 +96,10 @@ _FLAGS = ("0", "1")
 _new = tuple.__new__
 
 
-def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple[str, str]], lines: list[Line],
+def _plain_run(details: list[Any], start: int, institution: str, seen: Seen, lines: list[Line],
                parts: list[Any]) -> tuple[int, bool]:
     """Read the lines from ``start`` on as ``_read_line`` reads them while they are written the plain
-    way (their keys added to ``seen``); the index of the first that is not (``len(details)``: none), and
+    way (their serials added to ``seen``); the index of the first that is not (``len(details)``: none), and
     whether the lines read are alike (``read_fees``).
 
     An upload's lines mostly share their visit, patient, moment and terms, and often their amounts: the
@@ -108,6 +110,7 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
     terms_sent: Any = None  # (mdtrt_id, fee_ocur_time, psn_no, med_type, exp_content) of the previous line
     visit_sent: Any = None
     visit = ""
+    serials: set[str] = set()  # the visit's serials read so far (seen's)
     moment: Any = None
     day: str | None = None
     patient = ""
@@ -138,7 +141,7 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
                 visit = visit_as_sent.strip()
                 if not 0 < len(visit) <= 30:
                     return n, False
-                visit_sent = visit_as_sent
+                visit_sent, serials = visit_as_sent, seen.setdefault(visit, set())
             if when != moment:
                 day, _ = day_of_text(when)
                 if day is None:
@@ -190,10 +193,9 @@ def _plain_run(details: list[Any], start: int, institution: str, seen: set[tuple
                 alike = False
         if read is None:
             return n, False
-        key = (visit, sn)
-        if key in seen:
+        if sn in serials:
             return n, False
-        seen.add(key)
+        serials.add(sn)
         total, count, price, refund = read
         # tuple.__new__: the NamedTuple's own __new__ is a Python call (~0.1 µs a line); the fields in order
         lines.append(_new(Line, (visit, sn, doctor, day, institution, patient, total, med_type, emergency, refund)))
@@ -238,7 +240,7 @@ def _amounts(cnt: Any, pric: Any, sumamt: Any) -> tuple[Decimal, Decimal | None,
 
 
 def _read_line(detail: dict[str, Any], at: str, institution: str,
-               seen: set[tuple[str, str]]) -> tuple[Line, tuple[Any, ...]] | Refusal:
+               seen: Seen) -> tuple[Line, tuple[Any, ...]] | Refusal:
     """The line, or its refusal; the fast path reads, ``_refusal`` names what is wrong."""
     get = detail.get
     try:
@@ -254,9 +256,9 @@ def _read_line(detail: dict[str, Any], at: str, institution: str,
         emergency = _emergency(get("exp_content"))
     except Unreadable:
         return _refusal(detail, at, seen)
-    if not sn or not visit or doctor is None or day is None or (visit, sn) in seen:
+    if not sn or not visit or doctor is None or day is None or sn in seen.get(visit, ()):
         return _refusal(detail, at, seen)
-    seen.add((visit, sn))
+    seen.setdefault(visit, set()).add(sn)
     total = line_amount(sumamt, cnt, pric)
     line = Line(visit, sn, doctor, day, institution, patient, total, med_type, emergency, is_refund(total, cnt))
     return line, (sn, total, cnt, pric)
@@ -271,7 +273,7 @@ def _emergency(extension: Any) -> bool:
     return bool(extension) and any(text(e.get("er_flag"), 3) == "1" for e in objects(extension))
 
 
-def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Refusal:
+def _refusal(detail: dict[str, Any], at: str, seen: Seen) -> Refusal:
     """Why a line cannot be decided, field by field, in the order the answer names them."""
     sn = visit = patient = ""
     total = _ZERO
@@ -296,7 +298,7 @@ def _refusal(detail: dict[str, Any], at: str, seen: set[tuple[str, str]]) -> Ref
         if not visit:
             raise Unreadable("is required: feedetl_sn is unique within a visit only")
         field = "feedetl_sn"
-        if (visit, sn) in seen:
+        if sn in seen.get(visit, ()):
             raise Unreadable("repeats an earlier line of the same visit")
         field = "bilg_dr_codg"
         if code(detail.get(field)) is None:
