@@ -33,16 +33,22 @@ from gateway.check.policy import Policy
 from gateway.check.reasons import EMERGENCY_EXEMPT, OK
 from rules.model import iso
 
-__all__ = ["MAX_ENTRIES", "Table", "Verdict", "table_for", "verdict"]
+__all__ = ["MAX_ENTRIES", "NEXT_LINE", "NEXT_ROW", "Table", "Verdict", "table_for", "verdict"]
 
-#: Memoised lines, all tables of a snapshot together (~250 B each): past it, tables start anew.
+#: Memoised lines, all tables of a snapshot together (~450 B each): past it, tables start anew.
 MAX_ENTRIES = 100_000
 
 #: (record decided from, decision, reason, basis, until ISO, flags, would_reject, 1 if pass else 0, ban_until ISO,
 #: grounds: the records behind it, the decision log's serialised line but for its ids, the answer's
-#: serialised line after its line_id's text (``gateway.check.core.ClaimResult.json``), the code)
+#: serialised line after its line_id's text and the next line's opening (``gateway.check.core.ClaimResult.json``),
+#: the code, the log entry's row after its line_id's text and the next row's opening
+#: (``gateway.decisionlog.entries``), the (decision, reason) the metrics count, one tuple per outcome)
 Verdict = tuple[Any, str, str, str | None, str | None, tuple[str, ...], str | None, int, str | None,
-                tuple[Ground, ...], orjson.Fragment, bytes, str]
+                tuple[Ground, ...], orjson.Fragment, bytes, str, bytes, tuple[str, str]]
+
+#: What follows the last line's text in ``Verdict``'s element 11 and 13: cut from the last line.
+NEXT_LINE = b',{"line_id":"'
+NEXT_ROW = b',["'
 
 
 Table = dict[str, Verdict]
@@ -60,6 +66,9 @@ class _Tables:
 
 
 _current = _Tables(None, None, None)
+#: One (decision, reason) tuple per outcome, shared by every verdict of it: the metrics count lines by
+#: these (``gateway.observe.metrics``), and a dict finds a key by identity before it compares.
+_OUTCOMES: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def table_for(snapshot: Any, policy: Any, institution_code: str, on: int, exempt: bool, stale: bool,
@@ -93,15 +102,18 @@ def verdict(table: Table, code: str, record: Any, institution: Any, institution_
     until, ban_until = iso(d.until), iso(d.ban_until)
     # decision, reason, basis, until, ban_until, flags, would_reject, refs: the middle of a log entry's
     # line (gateway.decisionlog.entries), serialised once here; orjson copies a Fragment's bytes as they are.
-    logged = orjson.Fragment(orjson.dumps([decision, d.reason, d.basis, until, ban_until, flags, would_reject,
-                                           [ref for ref, _ in why]])[1:-1])
+    middle = orjson.dumps([decision, d.reason, d.basis, until, ban_until, flags, would_reject,
+                           [ref for ref, _ in why]])[1:-1]
     # The answer's line after its line_id's text, closing quote first (``","physician_code":…}``), in
-    # DecidedLine's field order: a claim's answer is its lines' id texts and these joined, no object per line.
+    # DecidedLine's field order, then the next line's opening: a claim's answer is its lines' id texts
+    # and these joined, no object per line.  Likewise the log entry's row (``","code",middle],["``).
     shown = b'",' + orjson.dumps({"physician_code": code, "decision": decision, "reason": d.reason, "basis": d.basis,
                                   "until": until, "flags": flags, "would_reject": would_reject,
-                                  "ban_until": ban_until})[1:]
+                                  "ban_until": ban_until})[1:] + NEXT_LINE
+    row = b'",%b,%b]%b' % (orjson.dumps(code), middle, NEXT_ROW)
+    outcome = _OUTCOMES.setdefault((decision, d.reason), (decision, d.reason))
     found: Verdict = (record, decision, d.reason, d.basis, until, flags, would_reject,
-                      1 if decision == PASS else 0, ban_until, why, logged, shown, code)
+                      1 if decision == PASS else 0, ban_until, why, orjson.Fragment(middle), shown, code, row, outcome)
     table[code] = found
     _current.size += 1
     return found

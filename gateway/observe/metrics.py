@@ -63,7 +63,7 @@ _FLUSH_EVERY = 1.0  # s: how stale an unscraped worker's counters may be in mult
 
 _LATENCY_BOUNDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)  # s
 _DECISION_REASON = attrgetter("decision", "reason")
-_VERDICT_OUTCOME = itemgetter(1, 2)  # a memoised verdict's decision and reason (gateway.check.verdicts)
+_VERDICT_OUTCOME = itemgetter(14)  # a verdict's (decision, reason), one tuple an outcome (gateway.check.verdicts)
 
 
 def front_of(path: str) -> str:
@@ -153,7 +153,8 @@ class Metrics:
 
     def observe(self, result: ClaimResult, seconds: float, cache: SnapshotCache | None = None) -> None:
         # Lines are counted by a collections.Counter fed in C (attrgetter, Counter.update): a labelled
-        # Counter.inc per line costs ~1 µs, a Python loop ~0.4 µs a line.
+        # Counter.inc per line costs ~1 µs, a Python loop ~0.4 µs a line.  A verdict's (decision, reason)
+        # is one tuple per outcome, found by identity: a tuple built a line cost 2.8 µs a 20-line claim, 1.3.
         audit = result.audit
         self._pending.update(map(_DECISION_REASON, result.lines) if audit is None else map(_VERDICT_OUTCOME, audit[3]))
         self._claims[result.decision] = self._claims.get(result.decision, 0) + 1
