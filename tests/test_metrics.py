@@ -70,6 +70,17 @@ def test_metrics_count_decisions_by_reason_and_the_cache(settings: Settings, pub
     assert got["drgate_redis_errors_total"] == 0
 
 
+def test_one_line_claims_count_their_line_as_longer_claims_do(settings: Settings, published: None) -> None:
+    with TestClient(create_app(settings)) as client:
+        for line in CLAIM["lines"]:
+            for _ in range(2):
+                client.post("/v1/claims/check", json={**CLAIM, "lines": [line]})
+        got = samples(client.get("/metrics").text)
+    assert got['drgate_lines_total{decision="reject",reason="suspended"}'] == 2
+    assert got['drgate_lines_total{decision="pass",reason="ok"}'] == 2
+    assert got['drgate_claims_total{decision="reject"}'] == got['drgate_claims_total{decision="pass"}'] == 2
+
+
 def test_nhsa_checks_are_counted_too(settings: Settings, published: None) -> None:
     with TestClient(create_app(settings)) as client:
         client.post("/nhsa/2204", json={
