@@ -249,9 +249,9 @@ def test_an_encounters_orders_read_as_they_read_one_by_one(specs: list[tuple[str
         assert len(set(map(_ALIKE, analysis.lines))) == 1 and not analysis.lines[0].refund
 
 
-@pytest.mark.parametrize("position", [0, 2])
-def test_an_order_that_is_not_an_object_is_named_by_its_index(position: int) -> None:
-    found: list[Any] = [order("1", OK), order("2", OK), order("3", OK)]
+@pytest.mark.parametrize(("position", "count"), [(0, 3), (2, 3), (0, 6), (5, 6)])
+def test_an_order_that_is_not_an_object_is_named_by_its_index(position: int, count: int) -> None:
+    found: list[Any] = [order(str(n), OK) for n in range(count)]
     found[position] = "RX"
     encounter = {"mdtrt_id": "V1", "fsi_order_dtos": found}
     payload = {"data": {"patient_dtos": [{"patn_id": "P1", "fsi_encounter_dtos": [encounter]}]}}
