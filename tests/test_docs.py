@@ -35,6 +35,7 @@ PRODUCTION = "needs the production hosts it names (db.internal, systemd, a pushg
 STAGING = "needs a staging gateway; make loadtest runs against a local one in tests/test_loadtest.py"
 SUITE = "is this suite, or one of its own targets (lint, fuzz, bench: minutes each)"
 ARCHIVE = "needs an archive of decisions; tests/test_archive*.py run these against one"
+BENCH_TOOL = "is a benchmark (figures printed, not asserted); its parts are tested in test_bench_apps"
 SERVES = "serves until stopped; tests/test_logs.py and tests/test_metrics.py run it"
 
 #: Executed in this order; each must exit 0.
@@ -62,6 +63,9 @@ CHECKLIST: dict[str, str] = {
     "make loadtest HOST=http://staging:8000 USERS=50 DURATION=60s P99_MS=50 MAX_FAIL=0.001": STAGING,
     "make loadtest HOST=… PROFILE=step P99_MS=50": STAGING,
     "python -m bench.scale": SUITE,
+    "python -m bench.ab --base REV": BENCH_TOOL,
+    "python -m bench.budget": BENCH_TOOL,
+    "python -m bench.stages": BENCH_TOOL,
     "python -m bench.asgi [--app raw|floor|drgate] [--lines N] [--profile]": SUITE,
     "drgate serve": SERVES,
     "drgate sync [--full] [--dry-run] [--allow-shrink] [--wait S] [--json]": SYNOPSIS,
