@@ -35,7 +35,7 @@ PRODUCTION = "needs the production hosts it names (db.internal, systemd, a pushg
 STAGING = "needs a staging gateway; make loadtest runs against a local one in tests/test_loadtest.py"
 SUITE = "is this suite, or one of its own targets (lint, fuzz, bench: minutes each)"
 ARCHIVE = "needs an archive of decisions; tests/test_archive*.py run these against one"
-BENCH_TOOL = "is a benchmark (figures printed, not asserted); its parts are tested in test_bench_apps"
+BENCH_TOOL = "is a benchmark run by hand (figures printed, not asserted; bench.budget's parts in test_bench_apps)"
 SERVES = "serves until stopped; tests/test_logs.py and tests/test_metrics.py run it"
 
 #: Executed in this order; each must exit 0.
