@@ -251,14 +251,17 @@ def _decision(e: dict[str, Any]) -> ArchivedDecision:
         lines = [[x[0], "", x[1], x[2], None, None, None, [], x[3], []] for x in lines]
     elif layout == 2:  # no ban_until
         lines = [[*x[:6], None, *x[6:]] for x in lines]
-    # One tuple a line, no call per field when it is absent, the optional tail (resolved, day) read
-    # where it is: ~1.5 µs a line (padding every line to its full length first cost ~0.7 µs more).
-    rows = [(day, decision_id, n, str(line_id), str(code), tail[0] if tail else None,
-             tail[1] and _day(tail[1]) if tail else None, decision, reason, basis, until and _day(until),
-             ",".join(flags) if flags else "", would_reject, ",".join(refs) if refs else "",
-             ban_until and _day(ban_until))
-            for n, (line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs, *tail)
-            in enumerate(lines)]
+    # Each line straight in its packed form (chain.pack_lines: LINE_FIELDS from n, ban_until only
+    # when set), no call per field when it is absent, the optional tail (resolved, day) read where it
+    # is: the archive stores and hashes these bytes, so no row a line is built and then cut again.
+    packed = [(n, str(line_id), str(code), tail[0] if tail else None, tail[1] and _day(tail[1]) if tail else None,
+               decision, reason, basis, until and _day(until), ",".join(flags) if flags else "", would_reject,
+               ",".join(refs) if refs else "") if ban_until is None else
+              (n, str(line_id), str(code), tail[0] if tail else None, tail[1] and _day(tail[1]) if tail else None,
+               decision, reason, basis, until and _day(until), ",".join(flags) if flags else "", would_reject,
+               ",".join(refs) if refs else "", ban_until and _day(ban_until))
+              for n, (line_id, code, decision, reason, basis, until, ban_until, flags, would_reject, refs, *tail)
+              in enumerate(lines)]
     grounds = []
     for ref, g in sorted((e.get("grounds") or {}).items()):
         kind, action, start, end, ban_until, article, computed = g
@@ -269,8 +272,12 @@ def _decision(e: dict[str, Any]) -> ArchivedDecision:
     row = (day, decision_id, at, str(e.get("front", "v1")), e.get("caller"), str(e["claim"]),
            ",".join(mdtrt) if mdtrt else None, e.get("inst"), _day(first), _day(last), str(e["decision"]),
            bool(e["enforced"]), str(e.get("fail", "open")), str(e.get("profile", "")), e.get("snapshot"),
-           e.get("generation"), e.get("version"), len(rows))
-    return ArchivedDecision(received, row, rows, grounds)
+           e.get("generation"), e.get("version"), len(packed))
+    physicians = tuple(dict.fromkeys(map(_PACKED_CODE, packed)))
+    return ArchivedDecision(received, row, orjson.dumps(packed), physicians, grounds)
+
+
+_PACKED_CODE = itemgetter(2)  # of a packed line: its code (chain.LINE_FIELDS from n)
 
 
 _ENVELOPE = frozenset(("v", "kind", "id", "at", "front", "caller"))

@@ -34,6 +34,7 @@ __all__ = ["DECISION_FIELDS", "FEEDBACK_FIELDS", "GROUND_FIELDS", "LINE_FIELDS",
 DECISION_FIELDS = ("day", "decision_id", "received_at", "front", "caller", "claim_id", "mdtrt_ids",
                    "institution_code", "service_from", "service_to", "decision", "enforced", "fail_mode", "profile",
                    "snapshot_id", "snapshot_generation", "snapshot_version", "line_count")
+_LINE_COUNT = DECISION_FIELDS.index("line_count")
 #: Columns of a line's row, in order; the digest covers all but the first two (the decision's key),
 #: and ``ban_until`` (revision 0005) only when it is set: a line archived before it keeps its digest.
 LINE_FIELDS = ("day", "decision_id", "n", "line_id", "physician_code", "resolved_code", "service_day", "decision",
@@ -47,16 +48,31 @@ Row = tuple[Any, ...]
 
 @dataclass(frozen=True, slots=True)
 class ArchivedDecision:
-    """One decision as rows in the orders above (the decision's without ``seq`` and ``chain``)."""
+    """One decision as the archive writes it: its row in the order above (without ``seq`` and
+    ``chain``), its lines packed (``pack_lines``: the bytes stored and hashed), the distinct
+    physician codes of its lines in the order of their first line (the search's index rows) and its
+    grounds' rows, sorted by ref.  The reader of the decision log packs the lines as it reads them
+    (``gateway.decisionlog.entries``): no row a line is built to be packed again."""
 
     day: date
     decision: Row
-    lines: list[Row] = field(default_factory=list)
-    grounds: list[Row] = field(default_factory=list)  # sorted by ref
+    packed: bytes = b"[]"
+    physicians: tuple[str, ...] = ()
+    grounds: list[Row] = field(default_factory=list)
 
     @property
     def decision_id(self) -> str:
         return str(self.decision[1])
+
+    @property
+    def line_count(self) -> int:
+        return int(self.decision[_LINE_COUNT])
+
+    @property
+    def lines(self) -> list[Row]:
+        """The line rows (``LINE_FIELDS``; ``ban_until`` None when absent), unpacked: for tools and tests."""
+        key, width = self.decision[:2], len(LINE_FIELDS) - 2
+        return [(*key, *line) if len(line) == width else (*key, *line, None) for line in orjson.loads(self.packed)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +86,9 @@ def _iso(v: Any) -> Any:
 
 def pack_lines(lines: Iterable[Row]) -> bytes:
     """A decision's lines as the archive keeps them (``decisions.lines``): one JSON array, a line's
-    fields from ``n`` on, ``ban_until`` only when set.  The digest covers these very bytes."""
+    fields from ``n`` on, ``ban_until`` only when set.  The digest covers these very bytes.  The
+    reader of the decision log writes the same bytes from an entry's lines without building these
+    rows (``gateway.decisionlog.entries``; ``tests/test_archive_packing.py`` holds them equal)."""
     return orjson.dumps([r[2:] if r[_BAN_UNTIL] is not None else r[2:_BAN_UNTIL] for r in lines])
 
 

@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -41,7 +40,6 @@ from rules.store.archive.chain import (
     feedback_genesis,
     genesis,
     link,
-    pack_lines,
 )
 from rules.store.schema import (
     PARTITIONED,
@@ -58,7 +56,6 @@ log = logging.getLogger(__name__)
 _PARTITION_LOCK = 0x647267646563
 _DECISION_COLUMNS = (*DECISION_FIELDS, "seq", "chain", "lines")
 _PHYSICIAN_COLUMNS = ("physician_code", "day", "decision_id")
-_code = itemgetter(4)  # a line row's physician_code (chain.LINE_FIELDS)
 #: SQLite page cache of the archiver's connection, KiB: the decisions' and the physician index's hot pages.
 _SQLITE_CACHE_KIB = 65536
 
@@ -202,14 +199,14 @@ class Archive:
                 continue
             known.add(key)
             count += 1
-            packed = pack_lines(d.lines)
+            packed = d.packed
             head = link(head, digest_packed(d.decision, packed, d.grounds))
             rows.append((*d.decision, count, head, packed.decode()))
             # One index row per distinct code (a claim's lines mostly share a few physicians), built
             # in C: generators here cost as much as SQLite's inserts.
-            codes = dict.fromkeys(map(_code, d.lines))
+            codes = d.physicians
             physicians.extend(zip(codes, repeat(iso, len(codes)), repeat(key, len(codes)), strict=True))
-            lines += len(d.lines)
+            lines += d.line_count
             grounds.extend(d.grounds)
         if not rows:
             return 0, 0, count, head
