@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -60,6 +61,24 @@ _PHYSICIAN_COLUMNS = ("physician_code", "day", "decision_id")
 _SQLITE_CACHE_KIB = 65536
 
 
+_COPY_ESCAPED = re.compile("[\\\\\r\x00]")  # what COPY's text format escapes but its tab and newline, and NUL
+
+
+def _copy_text(rows: list[Row]) -> str | None:
+    """Rows of strings as ``COPY``'s text format, joined in C: psycopg's ``write_row`` cost ~0.3 µs
+    a row more, and a 20-line decision has up to 20 physician index rows (measured: ~10% of the
+    archiver's CPU on PostgreSQL).  None when a value is not a string or holds what that format
+    escapes (backslash, tab, newline, carriage return; NUL it cannot hold): written row by row."""
+    try:
+        text = "\n".join(map("\t".join, rows))
+    except TypeError:
+        return None
+    if not rows or text.count("\t") != len(rows) * (len(rows[0]) - 1) or text.count("\n") != len(rows) - 1 \
+            or _COPY_ESCAPED.search(text) is not None:
+        return None
+    return text + "\n"
+
+
 def partition_name(table: str, day: date) -> str:
     return f"{table}_{day:%Y%m%d}"
 
@@ -98,8 +117,12 @@ class Archive:
             if self.postgres:
                 names = ", ".join(f'"{c}"' for c in columns)
                 with cursor.copy(f'COPY "{partition_name(table, day)}" ({names}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    text = _copy_text(rows)
+                    if text is not None:
+                        copy.write(text)
+                    else:
+                        for row in rows:
+                            copy.write_row(row)
             else:
                 cursor.executemany(self._sql[table], rows)
 
