@@ -31,7 +31,7 @@ import redis
 import uvloop
 
 from bench.servers import APPS
-from bench.setup import cleanup, prepare_redis
+from bench.setup import cleanup, drgate_env, prepare_redis
 from loadtests.claims import make_claims
 from loadtests.nhsa import as_2204, as_3101
 
@@ -109,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     client = redis.Redis.from_url(args.redis_url)
     try:
         prepare_redis(client, args.prefix, args.var / "store.db", args.physicians)
-        os.environ.update({"DRGATE_REDIS_URL": args.redis_url, "DRGATE_REDIS_PREFIX": args.prefix,
-                           "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9"})
+        os.environ.update(drgate_env(args.redis_url, args.prefix, args.var / "store.db"))
         module, factory = APPS[args.app].split(":")
         app = getattr(importlib.import_module(module), factory)()
         claims = make_claims(args.physicians, args.lines, 2000)

@@ -31,7 +31,7 @@ import redis
 from bench import coherence, inprocess, scale
 from bench.loadgen import LoadResult, run_load, wrk_available
 from bench.servers import APPS, post, serving
-from bench.setup import cleanup, prepare_postgres, prepare_redis
+from bench.setup import cleanup, drgate_env, prepare_postgres, prepare_redis
 from loadtests.claims import Claim, make_claims, wrong_lines
 from loadtests.nhsa import as_2204, as_3101, wrong_answer
 
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preparing {args.physicians} physicians …", flush=True)
         timings = prepare_redis(client, args.prefix, args.var / "store.db", args.physicians)
         pg_url = prepare_postgres(args.postgres_url, args.physicians) if "sql" in apps else ""
-        env = {"DRGATE_REDIS_URL": args.redis_url, "DRGATE_REDIS_PREFIX": args.prefix,
-               "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9",
+        env = {**drgate_env(args.redis_url, args.prefix, args.var / "store.db"),
                "BENCH_POSTGRES_URL": pg_url.replace("postgresql+psycopg://", "postgresql://")}
         claims = {n: make_claims(args.physicians, n, 2000) for n in sizes}
         files: dict[tuple[str, int], Path] = {}

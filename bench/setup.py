@@ -105,3 +105,9 @@ def cleanup(client: redis.Redis, prefix: str, admin_url: str | None) -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
         admin.dispose()
+
+
+def drgate_env(redis_url: str, prefix: str, store_path: Path) -> dict[str, str]:
+    """The settings a bench's drgate runs with: the bench's Redis and prefix, its store, never stale."""
+    return {"DRGATE_REDIS_URL": redis_url, "DRGATE_REDIS_PREFIX": prefix, "DRGATE_STORE_URL": f"sqlite:///{store_path}",
+            "DRGATE_STALE_AFTER": "1e9"}

@@ -27,7 +27,7 @@ import redis
 import uvloop
 
 from bench.asgi import exchange
-from bench.setup import cleanup, prepare_redis
+from bench.setup import cleanup, drgate_env, prepare_redis
 from loadtests.claims import make_claims
 
 __all__ = ["main"]
@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     client = redis.Redis.from_url(args.redis_url)
     try:
         prepare_redis(client, args.prefix, args.var / "store.db", args.physicians)
-        os.environ.update({"DRGATE_REDIS_URL": args.redis_url, "DRGATE_REDIS_PREFIX": args.prefix,
-                           "DRGATE_STORE_URL": f"sqlite:///{args.var / 'store.db'}", "DRGATE_STALE_AFTER": "1e9"})
+        os.environ.update(drgate_env(args.redis_url, args.prefix, args.var / "store.db"))
         from gateway.app import create_app
 
         lines = uvloop.run(_stages(create_app(), args.physicians, [int(n) for n in args.lines.split(",")]))

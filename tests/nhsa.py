@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,10 @@ from gateway.cli.demo import HOSPITAL
 from gateway.settings import Settings
 
 TODAY = date.today()
+#: The fixtures of real senders' payloads, one file per source.
+FIXTURES = Path(__file__).parent / "fixtures" / "nhsa"
+INSTITUTION = "H33080200001"
+
 OK, SUSPENDED, TERMINATED, DISQUALIFIED, NO_AGREEMENT, UNKNOWN = (
     "D330802000001", "D330802000002", "D330802000003", "D330802000004", "D330802000005", "D330802000099")
 VISIT = "330800G0000123456789"
