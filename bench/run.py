@@ -61,7 +61,7 @@ def machine() -> str:
 
 
 def check_answers(app: str, port: int, claims: list[Claim], path: str = "v1") -> str:
-    if app in ("raw", "floor"):
+    if app in ("raw", "raw-front", "floor"):
         return "n/a (answers without lookup)"
     wrong = 0
     for claim in claims:
@@ -182,15 +182,24 @@ def table(results: dict[tuple[str, int], list[LoadResult]], loads: dict[tuple[st
     def ratio(name: str, n: int, floor: str, attr: str) -> str:
         return f"{med(name, n, attr) / med(floor, n, attr):.2f}" if floor in rows else "–"
 
+    def ratios(name: str, n: int, attr: str) -> str:
+        """To the raw floor on the uvicorn command line, and (after /) to the raw floor on drgate's front."""
+        return f"{ratio(name, n, 'raw', attr)} / {ratio(name, n, 'raw-front', attr)}"
+
     out = [
         f"Load: {'wrk -t1' if use_wrk else 'bundled Python generator'}, {args.connections} connections, "
         f"{args.duration:g} s per app and size after {args.warmup:g} s warm-up, {args.rounds} rounds "
         f"(apps interleaved), median of rounds; {args.physicians:,} physicians seeded. `raw`: the raw ASGI floor "
-        "(`bench/apps/raw.py`), `floor`: the same through FastAPI; drgate's `/nhsa/` rows carry the same claims "
-        "as 2204 uploads and 3101 order checks, against the raw floor's `/v1` figures. load: the 1-minute "
+        "(`bench/apps/raw.py`) on the uvicorn command line, `raw-front`: the same app on drgate's front "
+        "(`bench/front.py`: the front's limits, responses of a loop's turn written together), `floor`: the raw "
+        "floor's work through FastAPI; `drgate`: `drgate serve`, `drgate-direct`: the same with each response "
+        "written at once (`DRGATE_COALESCE_WRITES=false`). Ratios are to `raw` / to `raw-front`. drgate's "
+        "`/nhsa/` rows carry the same claims as 2204 uploads and 3101 order checks, against the raw floor's "
+        "`/v1` figures. load: the 1-minute "
         "load average as each figure was taken (median of rounds; other sessions share the 2 cores).",
         "",
-        "| app | lines | req/s | lines/s | p50 ms | p99 ms | req/s ÷ raw | p99 ÷ raw | req/s ÷ FastAPI floor | "
+        "| app | lines | req/s | lines/s | p50 ms | p99 ms | req/s ÷ raw / raw-front | p99 ÷ raw / raw-front | "
+        "req/s ÷ FastAPI floor | "
         "errors | load | answers |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -199,7 +208,7 @@ def table(results: dict[tuple[str, int], list[LoadResult]], loads: dict[tuple[st
             rps, p50, p99 = med(name, n, "rps"), med(name, n, "p50_ms"), med(name, n, "p99_ms")
             errors = sum(r.errors for r in results[(name, n)])
             out.append(f"| {name} | {n} | {rps:,.0f} | {rps * n:,.0f} | {p50:.2f} | {p99:.2f} | "
-                       f"{ratio(name, n, 'raw', 'rps')} | {ratio(name, n, 'raw', 'p99_ms')} | "
+                       f"{ratios(name, n, 'rps')} | {ratios(name, n, 'p99_ms')} | "
                        f"{ratio(name, n, 'floor', 'rps')} | {errors} | {statistics.median(loads[(name, n)]):.1f} | "
                        f"{correctness.get(name, '')} |")
     if {"drgate", "naive"} <= set(rows):

@@ -1,4 +1,11 @@
-"""Start and stop one app of the benchmark: uvicorn, one worker, uvloop and httptools, no access log."""
+"""Start and stop one app of the benchmark: uvicorn, one worker, uvloop and httptools, no access log.
+
+drgate runs as it is served, by `drgate serve` (uvicorn with drgate's front: its limits, and the
+responses of a loop's turn written together, ``gateway.api.front``); ``drgate-direct`` the same with
+each response written at once (``DRGATE_COALESCE_WRITES=false``), to show what that buys.  The other
+apps run on the uvicorn command line, and ``raw-front`` is the raw floor on drgate's front
+(``bench.front``): the floor for the front's own share.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +20,24 @@ from contextlib import contextmanager
 
 import orjson
 
-__all__ = ["APPS", "post", "serving"]
+__all__ = ["APPS", "FRONT", "is_drgate", "post", "serving"]
 
 #: App name -> uvicorn factory.
 APPS: dict[str, str] = {
     "raw": "bench.apps.raw:create_app",
+    "raw-front": "bench.apps.raw:create_app",
     "floor": "bench.apps.floor:create_app",
     "naive": "bench.apps.naive:create_app",
     "sql": "bench.apps.sql:create_app",
     "drgate": "gateway.app:create_app",
+    "drgate-direct": "gateway.app:create_app",
 }
+#: Apps served by drgate's front, and the settings they add.
+FRONT: dict[str, dict[str, str]] = {"raw-front": {}, "drgate": {}, "drgate-direct": {"DRGATE_COALESCE_WRITES": "false"}}
+
+
+def is_drgate(app: str) -> bool:
+    return app.startswith("drgate")
 
 
 def post(port: int, body: bytes, path: str = "/v1/claims/check") -> tuple[int, bytes]:
@@ -58,17 +73,23 @@ def _drgate_warm(port: int) -> bool:
 def serving(app: str, port: int, env: dict[str, str], probe: bytes, *, workers: int = 1,
             timeout: float = 120.0, app_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """``app`` (a name of ``APPS``, or any name with its factory as ``app_path``) on uvicorn."""
-    cmd = [sys.executable, "-m", "uvicorn", app_path or APPS[app], "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True)
+    if is_drgate(app) and app_path is None:
+        cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
+    elif app in FRONT:
+        cmd = [sys.executable, "-m", "bench.front", APPS[app], "--port", str(port)]
+    else:
+        cmd = [sys.executable, "-m", "uvicorn", app_path or APPS[app], "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env, **FRONT.get(app, {})}, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{app} exited with {proc.returncode} before answering")
             try:
-                if post(port, probe)[0] == 200 and (app != "drgate" or _drgate_warm(port)):
+                if post(port, probe)[0] == 200 and (not is_drgate(app) or _drgate_warm(port)):
                     break
             except OSError:
                 pass

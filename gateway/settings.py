@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     keep_alive_timeout: float = Field(default=5.0, gt=0)
     #: Open connections a worker takes; more are answered 503 and closed.
     max_connections: int = Field(default=2048, ge=1)
+    #: Write the responses of one turn of the event loop together at its end (gateway.api.front):
+    #: fewer wake-ups for a client with many connections; false writes each response at once.
+    coalesce_writes: bool = True
     #: Bytes of a request head (request line and headers) → 431 past it.
     max_header_bytes: int = Field(default=64 * 1024, ge=4096)
     #: Bytes a worker holds for bodies still arriving (a declared length is reserved whole) → 503 past it.
