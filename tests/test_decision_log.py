@@ -151,10 +151,47 @@ def test_both_writers_write_at_most_a_megabyte_a_script_call(writer: str, redis:
         async def run() -> int:
             client = aioredis.Redis.from_url(redis_url)
             log = DecisionLog(client, keys, retention)
-            log._append = counted(log._append)  # type: ignore[method-assign]
+            write = log._write  # the script call, packed by the writer
+
+            async def counted_write(chunk: list[bytes]) -> None:
+                calls.append(len(chunk))
+                await write(chunk)
+
+            log._write = counted_write  # type: ignore[method-assign]
             log._pending.extend(big)
             await log.flush()
             await client.aclose()
             return log.written
         written = asyncio.run(run())
     assert (calls, written, redis.xlen(keys.decisions)) == ([1, 1, 1], 3, 3)
+
+
+def test_the_writer_loads_the_script_again_when_redis_has_lost_it(tmp_path: Path, keys: Keys) -> None:
+    """A restarted Redis has no scripts: the packed EVALSHA is refused NOSCRIPT and the batch goes
+    through the script object, which loads it; nothing is lost or written twice."""
+    entries = [orjson.dumps({"kind": "decision", "id": f"e-{i}", "at": i}) for i in range(6)]
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+
+    async def run() -> int:
+        client = aioredis.Redis.from_url(server.url)
+        log = DecisionLog(client, keys, Retention(10_000, 1 << 30, 86400))
+        log._pending.extend(entries[:3])
+        await log.flush()
+        server.kill()
+        server.start()  # the stream is back from the append-only file, the script is not
+        log._pending.extend(entries[3:])
+        await log.flush()
+        if log.pending:  # the pool's connection died with the first server: the next flush reconnects
+            await log.flush()
+        await client.aclose()
+        return log.written
+
+    try:
+        assert asyncio.run(run()) == 6
+        check = redis.Redis.from_url(server.url)
+        assert [orjson.loads(fields[b"d"])["id"] for _, fields in check.xrange(keys.decisions)] == \
+            [f"e-{i}" for i in range(6)]
+        check.close()
+    finally:
+        server.stop()

@@ -262,6 +262,9 @@ class FrontConfig(uvicorn.Config):
     """uvicorn's configuration with drgate's front: the protocol above and its limits."""
 
     def __init__(self, app: Any, *, limits: FrontLimits, **kwargs: Any) -> None:
+        # No X-Forwarded-* rewriting (uvicorn's ProxyHeadersMiddleware, ~1.5 µs a request): drgate reads
+        # neither the client's address nor the scheme (the workbench's cookie is Secure by setting).
+        kwargs.setdefault("proxy_headers", False)
         super().__init__(app, http=FrontProtocol, limit_concurrency=limits.max_connections + 1, **kwargs)
         self.limits = limits
 
