@@ -65,6 +65,7 @@ CHECKLIST: dict[str, str] = {
     "python -m bench.scale": SUITE,
     "python -m bench.ab --base REV": BENCH_TOOL,
     "python -m bench.budget": BENCH_TOOL,
+    "python -m bench.served_ab --base TREE": BENCH_TOOL,
     "python -m bench.stages": BENCH_TOOL,
     "python -m bench.asgi [--app raw|floor|drgate] [--lines N] [--profile]": SUITE,
     "drgate serve": SERVES,
