@@ -335,3 +335,38 @@ def test_the_front_answers_alike_with_writes_coalesced_or_at_once(coalesce: bool
     answers, transports = asyncio.run(run())
     assert [body for _, body in answers] == [b"0", b"1", b"2", b"x" * 200_000]
     assert (transports == ["_CorkedTransport"]) is coalesce, transports
+
+
+def test_a_connection_whose_write_fails_does_not_hold_back_the_others() -> None:
+    """The turn's writes go out connection by connection: one that raises is aborted, the rest are written."""
+    from gateway.api.front import _Cork, _CorkedTransport
+
+    class Transport(asyncio.Transport):
+        def __init__(self, fail: bool) -> None:
+            super().__init__()
+            self.fail, self.sent, self.aborted = fail, b"", False
+
+        def write(self, data: Any) -> None:
+            if self.fail:
+                raise RuntimeError("the socket is gone")
+            self.sent += bytes(data)
+
+        def is_closing(self) -> bool:
+            return self.aborted
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    async def run() -> list[Transport]:
+        loop = asyncio.get_running_loop()
+        cork = _Cork(loop, set())
+        transports = [Transport(fail=n == 1) for n in range(3)]
+        for n, transport in enumerate(transports):
+            _CorkedTransport(transport, cork).write(b"answer %d" % n)
+        await asyncio.sleep(0)  # the end of the turn: the cork's flush has run
+        await asyncio.sleep(0)
+        return transports
+
+    first, broken, last = asyncio.run(run())
+    assert (first.sent, last.sent) == (b"answer 0", b"answer 2")
+    assert broken.aborted and not first.aborted and not last.aborted

@@ -181,7 +181,11 @@ class _Cork:
         self.scheduled = False
         held, self.held = self.held, []
         for transport in held:
-            transport.flush()
+            try:
+                transport.flush()
+            except Exception:  # one broken connection must not keep the others' answers held
+                log.exception("writing a connection's answers failed; closing it")
+                transport.transport.abort()
 
 
 class _CorkedTransport:
