@@ -25,18 +25,12 @@ import uvloop
 
 from bench.asgi import drive
 from bench.loadgen import run_load, wrk_available
-from bench.servers import serving
+from bench.servers import cpu_times, serving
 from loadtests.claims import make_claims
 
 __all__ = ["main"]
 
 APP = "bench.apps.spin:create_app"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` so far (its worker: uvicorn with one worker serves in-process)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ 100)
 
 
 def _in_process_us(bodies: list[bytes]) -> float:
@@ -91,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             with serving("spin", args.port, env, make_claims(1000, 1, 1)[0].body, app_path=APP) as proc:
                 for n in sizes:
                     run_load(url, files[n], seconds=args.warmup, connections=args.connections, use_wrk=True)
-                    before = _cpu_seconds(proc.pid)
+                    before = sum(cpu_times(proc.pid))
                     r = run_load(url, files[n], seconds=args.duration, connections=args.connections, use_wrk=True)
-                    used = _cpu_seconds(proc.pid) - before
+                    used = sum(cpu_times(proc.pid)) - before
                     rps.setdefault((n, spin), []).append(r.rps)
                     cpu.setdefault((n, spin), []).append(used / max(1, r.requests) * 1e6)
                     print(f"round {rnd + 1} spin {spin:4.0f} µs {n:2} lines: {r.rps:8.0f} req/s "

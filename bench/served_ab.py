@@ -15,44 +15,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 
 from bench.loadgen import run_load, wrk_available
-from bench.servers import _drgate_warm, post
+from bench.servers import cpu_times, serving
 from bench.setup import cleanup, drgate_env, prepare_redis
 from loadtests.claims import make_claims
 
 __all__ = ["main"]
-
-
-def _cpu(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / 100, int(fields[12]) / 100
-
-
-def _serve(tree: Path, port: int, env: dict[str, str], probe: bytes) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], cwd=tree,
-                            env={**os.environ, **env}, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"drgate serve in {tree} exited with {proc.returncode}")
-        try:
-            if post(port, probe)[0] == 200 and _drgate_warm(port):
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError(f"drgate serve in {tree} did not answer")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,17 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         for rnd in range(args.rounds):
             for name, tree in trees.items():
                 for n, bodies in files.items():
-                    proc = _serve(tree, args.port, {**env, **extra[name]}, bodies.read_bytes().split(b"\n", 1)[0])
-                    try:
+                    probe = bodies.read_bytes().split(b"\n", 1)[0]
+                    with serving("drgate", args.port, {**env, **extra[name]}, probe, cwd=tree) as proc:
                         url = f"http://127.0.0.1:{args.port}"
                         run_load(url, bodies, seconds=2, connections=32, use_wrk=True)
-                        (u0, s0) = _cpu(proc.pid)
+                        u0, s0 = cpu_times(proc.pid)
                         r = run_load(url, bodies, seconds=args.duration, connections=32, use_wrk=True)
-                        (u1, s1) = _cpu(proc.pid)
-                    finally:
-                        os.killpg(proc.pid, signal.SIGTERM)
-                        proc.wait(20)
-                    done = r.rps * args.duration
+                        u1, s1 = cpu_times(proc.pid)
+                    done = max(1, r.requests)
                     figures.setdefault((name, n), []).append((r.rps, r.p99_ms, 1e6 * (u1 - u0) / done,
                                                               1e6 * (s1 - s0) / done))
                     print(f"round {rnd + 1} {name:4} {n:2} lines: {r.rps:8,.0f} req/s  p99 {r.p99_ms:5.2f} ms  "

@@ -17,12 +17,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import orjson
 
-__all__ = ["APPS", "FRONT", "is_drgate", "post", "serving"]
+__all__ = ["APPS", "FRONT", "cpu_times", "is_drgate", "post", "serving"]
 
-#: App name -> uvicorn factory.
+#: App name -> its factory (``module:function``).
 APPS: dict[str, str] = {
     "raw": "bench.apps.raw:create_app",
     "raw-front": "bench.apps.raw:create_app",
@@ -33,7 +34,8 @@ APPS: dict[str, str] = {
     "drgate-direct": "gateway.app:create_app",
 }
 #: Apps served by drgate's front, and the settings they add.
-FRONT: dict[str, dict[str, str]] = {"raw-front": {}, "drgate": {}, "drgate-direct": {"DRGATE_COALESCE_WRITES": "false"}}
+FRONT: dict[str, dict[str, str]] = {"raw-front": {}, "drgate": {},
+                                    "drgate-direct": {"DRGATE_COALESCE_WRITES": "false"}}
 
 
 def is_drgate(app: str) -> bool:
@@ -69,10 +71,18 @@ def _drgate_warm(port: int) -> bool:
     return bool(snapshot.get("complete", True))
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far (a one-worker server serves in-process)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / 100, int(fields[12]) / 100  # utime, stime in clock ticks (USER_HZ 100)
+
+
 @contextmanager
 def serving(app: str, port: int, env: dict[str, str], probe: bytes, *, workers: int = 1,
-            timeout: float = 120.0, app_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """``app`` (a name of ``APPS``, or any name with its factory as ``app_path``) on uvicorn."""
+            timeout: float = 120.0, app_path: str | None = None,
+            cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``app`` (a name of ``APPS``, or any name with its factory as ``app_path``) served as the module
+    says, answering and (drgate) warm; ``cwd``: the source tree to run it from (this one by default)."""
     if is_drgate(app) and app_path is None:
         cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]
@@ -82,7 +92,7 @@ def serving(app: str, port: int, env: dict[str, str], probe: bytes, *, workers: 
         cmd = [sys.executable, "-m", "uvicorn", app_path or APPS[app], "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
                "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env, **FRONT.get(app, {})}, start_new_session=True)
+    proc = subprocess.Popen(cmd, env={**os.environ, **env, **FRONT.get(app, {})}, cwd=cwd, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -15,10 +15,11 @@ the size of the head: 1,500 clients trickling 1 MB bodies held a worker at 1.5 G
   connection's requests answered in one turn goes out together, one ``write`` per connection,
   after the turn's work.  Written at once, each response woke the client alone; together, a
   client busy with many connections reads them in one wake-up.  Under 32 keep-alive connections
-  this cut the worker's system time per request from 16.5 to 6.5 µs and lifted a 1-line claim
-  from 16,600 to 20,900 req/s, p99 3.8 → 1.9 ms (BENCHMARKS.md).  A response is held for at most
-  the rest of the turn; one over ``_CORK_BYTES`` goes out at once (the transport's own flow
-  control then applies); a close writes what is held first.
+  this cut the worker's system time a request from 17.7 to 6.2 µs and lifted a 1-line claim from
+  14,267 to 19,268 req/s, p99 4.27 → 2.20 ms (``make bench``, drgate-direct against drgate;
+  BENCHMARKS.md).  A response is held for at most the rest of the turn; one over ``_CORK_BYTES``
+  goes out at once (the transport's own flow control then applies); a close writes what is held
+  first; a connection whose write fails is aborted, the turn's others still written.
 - One sweeper per worker checks the deadlines twice a second and keeps the clock they are set
   from (``_Sweeper.now``): a request costs a few attribute stores, no timer and no clock read
   of its own (a clock read is 0.4 µs on this machine; deadlines are good to half a second).
@@ -33,8 +34,9 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -112,19 +114,15 @@ class FrontProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if self.limits.coalesce_writes:
-            cork = self._corks.get(id(self.connections))
-            if cork is None or cork.connections is not self.connections:  # an id() reused by a new server
-                cork = self._corks[id(self.connections)] = _Cork(self.loop, self.connections)
+            cork = _of_server(self._corks, self.connections, lambda: _Cork(self.loop, self.connections))
             transport = _CorkedTransport(transport, cork)  # type: ignore[assignment]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             transport.write(_BUSY)
             transport.close()
             return
-        sweeper = self._sweepers.get(id(self.connections))
-        if sweeper is None or sweeper.connections is not self.connections:  # an id() reused by a new server
-            sweeper = self._sweepers[id(self.connections)] = _Sweeper(self.loop, self.connections)
-        self.sweeper = sweeper
+        self.sweeper = sweeper = _of_server(self._sweepers, self.connections,
+                                            lambda: _Sweeper(self.loop, self.connections))
         self.deadline = sweeper.now + self.limits.header_timeout  # a connection that sends nothing
 
     def data_received(self, data: bytes) -> None:
@@ -164,6 +162,17 @@ class FrontProtocol(HttpToolsProtocol):
             cycle.disconnected = True  # the application's receive() now says the client left
             cycle.message_event.set()
         self.transport.close()
+
+
+_PerServer = TypeVar("_PerServer", "_Cork", "_Sweeper")
+
+
+def _of_server(table: dict[int, _PerServer], connections: set[Any], make: Callable[[], _PerServer]) -> _PerServer:
+    """The one ``_Cork`` or ``_Sweeper`` of the server whose open connections are ``connections``."""
+    found = table.get(id(connections))
+    if found is None or found.connections is not connections:  # an id() reused by a new server
+        found = table[id(connections)] = make()
+    return found
 
 
 class _Cork:

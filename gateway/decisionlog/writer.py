@@ -15,7 +15,7 @@ at least once: a batch cut off at shutdown may be written twice; ``id`` tells th
 
 An entry has one field, ``d``: a JSON object (one field, not seven: each is an argument to pack,
 and the writer shares the event loop with the requests); its layout is
-``gateway.decisionlog.entries``'.  The batch's call is packed here (``_packed``: the entries are
+``gateway.decisionlog.entries``'.  The batch's call is packed here (``_write``: the entries are
 bytes already, framed with one join), not by redis-py, whose packing of each argument cost 0.9 µs
 an entry on the loop the requests share; a Redis that has lost the script (NOSCRIPT) gets it again
 through redis-py's script object, as does a cluster client.  ``drgate decisions archive`` moves
