@@ -178,3 +178,80 @@ def test_the_orjson_read_claim_is_what_pydantic_core_returns_or_refuses(raw: str
         return
     assert parse_claim(raw.encode()) == want
     assert parse_claim(bytearray(raw.encode())) == want
+
+
+_PLAIN_VARIANTS = [
+    _LINE,
+    '{"line_id":"2","physician_code":"%s"}' % ("D" * 30),
+    '{"line_id":"2","physician_code":"%s"}' % ("D" * 31),
+    '{"line_id":"2","physician_code":""}',
+    '{"line_id":"2","physician_code":"D1\\n"}',
+    '{"line_id":"2","physician_code":"D١"}',
+    '{"line_id":"2","physician_code":"Dé"}',
+    '{"line_id":"2","physician_code":"D 1"}',
+    '{"line_id":"2","physician_code":1}',
+    '{"line_id":"%s","physician_code":"D1"}' % ("l" * 64),
+    '{"line_id":"%s","physician_code":"D1"}' % ("l" * 65),
+    '{"line_id":"","physician_code":"D1"}',
+    '{"line_id":"中文, \\"quoted\\"","physician_code":"D1"}',
+    '{"line_id":2,"physician_code":"D1"}',
+    '{"line_id":"2"}',
+    '{"line_id":"2","fee":3}',
+    '{"physician_code":"D1","fee":3}',
+    '{"line_id":"1","physician_code":"D1","line_id":"2"}',
+    '{"line_id":"2","physician_code":"D1","emergency":true}',
+    '{"line_id":"2","physician_code":"D1","fee":3}',
+    '{}',
+    '["1","D1"]',
+    'null',
+]
+
+
+@pytest.mark.parametrize("variant", _PLAIN_VARIANTS)
+@pytest.mark.parametrize("at", [0, 2, 4])
+def test_a_line_among_plain_ones_is_read_as_pydantic_core_reads_it(variant: str, at: int) -> None:
+    """Any line among plain ones that is not as ``LineIn`` wants it, wherever it stands, leaves the
+    claim to pydantic-core, which names it."""
+    from gateway.api.schemas import CLAIM
+
+    lines = [_LINE] * 5
+    lines[at] = variant
+    raw = (_BASE % ",".join(lines)).encode()
+    try:
+        want: object = CLAIM.validate_json(raw)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as got:
+            parse_claim(raw)
+        assert got.value.errors() == exc.errors()
+        return
+    assert parse_claim(raw) == want
+
+
+@pytest.mark.parametrize("count", [3, 4, 5, 20, 1000])
+def test_plain_lines_decided_from_the_whole_snapshot_get_each_line_s_own_answer(count: int, profile: Profile) -> None:
+    """Decided from the whole snapshot (a hit holds without a look at the record), each line of a
+    claim gets the answer it gets alone, a code the snapshot lacks is unknown, a code twice among
+    the claim's new ones is decided once."""
+    from gateway.check import verdicts
+
+    policy = Policy.from_settings(Settings(), profile)
+    agreement = (Agreement(SITE, 739000),)
+    records: dict[str, PhysicianRecord | None] = {
+        "D0": PhysicianRecord("D0", agreement), "D1": PhysicianRecord("D1", agreement, (Sanction("suspend", 739000),)),
+        "D2": PhysicianRecord("D2", agreement, credits=(Credit("C", 737000),)), "D3": None}
+    codes = [f"D{n % 5}" for n in range(count)]  # D4: not in the snapshot
+    claim = parse_claim(orjson.dumps({"claim_id": "C", "institution_code": SITE, "service_date": "2026-03-02",
+                                      "lines": [{"line_id": str(n), "physician_code": code}
+                                                for n, code in enumerate(codes)]}))
+    snapshot = _snapshot()
+    before = verdicts._current.size if verdicts._current.snapshot is snapshot else 0
+    result = decide_claim(claim, records, snapshot, policy, absent=None)
+    assert verdicts._current.size - before == len(set(codes))
+    alone = [decide_claim({**claim, "lines": [line]}, records, snapshot, policy, absent=None).lines[0]
+             for line in claim["lines"]]
+    assert result.lines == alone
+    assert [line.line_id for line in result.lines] == [str(n) for n in range(count)]
+    reasons = {"D0": "ok", "D1": "suspended", "D2": "ok", "D3": "unknown_physician", "D4": "unknown_physician"}
+    assert {line.physician_code: line.reason for line in alone} == {code: reasons[code] for code in codes}
+    again = decide_claim(claim, records, snapshot, policy, absent=None)  # every line a hit now
+    assert again.lines == result.lines and verdicts._current.size - before == len(set(codes))

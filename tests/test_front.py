@@ -26,7 +26,7 @@ from tests.fault_servers import free_port
 CLAIM = (b'{"claim_id":"C-1","institution_code":"H33080200001","service_date":"2026-03-02",'
          b'"lines":[{"line_id":"1","physician_code":"D330802000001"}]}')
 LIMITS = {"DRGATE_HEADER_TIMEOUT": "1", "DRGATE_BODY_TIMEOUT": "1.5", "DRGATE_MAX_CONNECTIONS": "300",
-          "DRGATE_MAX_HEADER_BYTES": "8192", "DRGATE_BODY_BUFFER_BYTES": str(4 << 20)}
+          "DRGATE_MAX_HEADER_BYTES": "8192", "DRGATE_BODY_BUFFER_BYTES": str(4 << 20), "DRGATE_KEEP_ALIVE_TIMEOUT": "2"}
 
 
 @dataclass
@@ -107,6 +107,40 @@ def test_a_head_that_stops_arriving_gets_408(served: Served) -> None:
 def test_a_connection_that_sends_nothing_is_closed(served: Served) -> None:
     with _connect(served) as sock:
         assert _answer(sock).startswith(b"HTTP/1.1 408 ")  # and closed: _answer returned
+
+
+def test_an_idle_kept_alive_connection_is_closed_quietly_after_the_keep_alive_timeout(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(_head(len(CLAIM)) + CLAIM)
+        answered = time.monotonic()
+        data = sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200 "), data
+        rest = _answer(sock)  # nothing more, until the close
+        waited = time.monotonic() - answered
+    assert rest == b""  # no 408: the connection was idle, not late
+    assert 1.9 < waited < 3.5, waited  # 2 s, swept every 0.5 s
+
+
+def test_a_kept_alive_connection_answers_a_request_sent_after_the_header_timeout(served: Served) -> None:
+    """Idle 1.5 s (past the 1 s header timeout, within the 2 s keep-alive), then a request: its head
+    is timed from its own first byte, not from the last answer."""
+    with _connect(served) as sock:
+        for _ in range(2):
+            sock.sendall(_head(len(CLAIM)) + CLAIM)
+            data = sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200 "), data
+            time.sleep(1.5)
+
+
+def test_a_head_that_stops_arriving_after_a_kept_alive_answer_gets_408(served: Served) -> None:
+    with _connect(served) as sock:
+        sock.sendall(_head(len(CLAIM)) + CLAIM)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\n")
+        started = time.monotonic()
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert time.monotonic() - started < 1.9  # the header timeout (1 s), not what is left of the keep-alive
 
 
 def test_a_head_trickled_byte_by_byte_is_cut_at_the_header_timeout(served: Served) -> None:

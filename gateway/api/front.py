@@ -109,6 +109,7 @@ class FrontProtocol(HttpToolsProtocol):
         self.limits = config.limits
         self.sweeper: _Sweeper | None = None
         self.deadline: float | None = None  # loop time; None: the request is in (or none has begun)
+        self.idle = False  # answered, waiting for the next request: the deadline is the keep-alive's
         self.in_head = True
         self.head_bytes = 0
 
@@ -136,8 +137,10 @@ class FrontProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.in_head = True
-        if self.deadline is None and self.sweeper is not None:  # a keep-alive request: from its first byte
+        # a request after the first (the connection idle, or none set): its head from its first byte
+        if (self.deadline is None or self.idle) and self.sweeper is not None:
             self.deadline = self.sweeper.now + self.limits.header_timeout
+        self.idle = False
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -150,10 +153,32 @@ class FrontProtocol(HttpToolsProtocol):
         self.deadline = None
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        """As uvicorn's (the next pipelined request started, else the connection kept alive for
+        ``timeout_keep_alive``), the keep-alive kept by the sweeper as a deadline like the others:
+        uvicorn arms a timer a response and cancels it at the next request's first bytes."""
+        if self.sweeper is None:  # refused at connection_made: closing
+            super().on_response_complete()
+            return
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.idle = True
+            self.deadline = self.sweeper.now + self.timeout_keep_alive
+
     def expire(self) -> None:
-        """Past the deadline: 408 unless a response is already under way, then close."""
+        """Past the deadline: 408 unless a response is already under way (or the connection was
+        idle after one: kept alive long enough), then close."""
         self.deadline = None
         if self.transport.is_closing():
+            return
+        if self.idle:
+            self.transport.close()
             return
         cycle = self.cycle
         if self.in_head or cycle is None or not cycle.response_started:
@@ -236,6 +261,9 @@ class _CorkedTransport:
     def close(self) -> None:
         self.flush()
         self.transport.close()
+
+    def is_closing(self) -> bool:  # asked at every response: not through __getattr__'s failed lookup
+        return self.transport.is_closing()
 
     def __getattr__(self, name: str) -> Any:  # is_closing, pause_reading, get_extra_info, ...
         return getattr(self.transport, name)
