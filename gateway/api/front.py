@@ -1,14 +1,19 @@
 """The HTTP front's limits in `drgate serve`: what a slow or hostile client may hold of a worker.
 
-uvicorn bounds the idle time between requests (``timeout_keep_alive``) and the requests in
-flight (``limit_concurrency``), but not the time a client takes to send its head or its body, nor
-the size of the head: 1,500 clients trickling 1 MB bodies held a worker at 1.5 GB.  So
+uvicorn bounds the idle time between requests (``timeout_keep_alive``, which the sweeper below
+keeps here) and the requests in flight (``limit_concurrency``), but not the time a client takes
+to send its head or its body, nor the size of the head: 1,500 clients trickling 1 MB bodies held
+a worker at 1.5 GB.  So
 
 - ``FrontProtocol`` (uvicorn's httptools protocol, extended) gives every request a deadline: its
   head within ``header_timeout`` of its first byte (or of the connection, for the first request),
   its body within ``body_timeout`` of the head.  Past it the client gets 408 and the connection
   is closed; the application's ``receive`` then says the client left.  A head over
   ``max_header_bytes`` gets 431.  A connection over ``max_connections`` gets 503 and is closed.
+  An answered connection idle for ``timeout_keep_alive`` is closed, quietly: that too is a
+  deadline here, where uvicorn armed a timer after every response and cancelled it at the next
+  request's first bytes (with ``is_closing`` asked of the corked transport directly, not through
+  ``__getattr__``: +4 to +12 % req/s, ``python -m bench.served_ab``, BENCHMARKS.md).
 - When the open connections fall to half of what they were (from ``_CROWD`` up), the sweeper
   trims the heap (``malloc_trim``), so the worker's RSS comes back to where it was.
 - Responses are written at the end of the event loop's turn (``coalesce_writes``): what every
@@ -20,7 +25,7 @@ the size of the head: 1,500 clients trickling 1 MB bodies held a worker at 1.5 G
   BENCHMARKS.md).  A response is held for at most the rest of the turn; one over ``_CORK_BYTES``
   goes out at once (the transport's own flow control then applies); a close writes what is held
   first; a connection whose write fails is aborted, the turn's others still written.
-- One sweeper per worker checks the deadlines twice a second and keeps the clock they are set
+- One sweeper per worker checks the deadlines (the keep-alive's too) twice a second and keeps the clock they are set
   from (``_Sweeper.now``): a request costs a few attribute stores, no timer and no clock read
   of its own (a clock read is 0.4 µs on this machine; deadlines are good to half a second).
 
