@@ -13,7 +13,8 @@ a worker at 1.5 GB.  So
   An answered connection idle for ``timeout_keep_alive`` is closed, quietly: that too is a
   deadline here, where uvicorn armed a timer after every response and cancelled it at the next
   request's first bytes (with ``is_closing`` asked of the corked transport directly, not through
-  ``__getattr__``: +4 to +12 % req/s, ``python -m bench.served_ab``, BENCHMARKS.md).
+  ``__getattr__``: +12 % req/s at 1 line, +1 to +6 % at 20, ``python -m bench.served_ab``,
+  BENCHMARKS.md).
 - When the open connections fall to half of what they were (from ``_CROWD`` up), the sweeper
   trims the heap (``malloc_trim``), so the worker's RSS comes back to where it was.
 - Responses are written at the end of the event loop's turn (``coalesce_writes``): what every
@@ -25,9 +26,10 @@ a worker at 1.5 GB.  So
   BENCHMARKS.md).  A response is held for at most the rest of the turn; one over ``_CORK_BYTES``
   goes out at once (the transport's own flow control then applies); a close writes what is held
   first; a connection whose write fails is aborted, the turn's others still written.
-- One sweeper per worker checks the deadlines (the keep-alive's too) twice a second and keeps the clock they are set
-  from (``_Sweeper.now``): a request costs a few attribute stores, no timer and no clock read
-  of its own (a clock read is 0.4 µs on this machine; deadlines are good to half a second).
+- One sweeper per worker checks the deadlines (the keep-alive's too) twice a second and keeps
+  the clock they are set from (``_Sweeper.now``): a request costs a few attribute stores, no
+  timer and no clock read of its own (a clock read is 0.4 µs on this machine; deadlines are good
+  to half a second).
 
 The bytes buffered for unfinished bodies are bounded by the application (``gateway.api.bodies``).
 """
@@ -270,7 +272,7 @@ class _CorkedTransport:
     def is_closing(self) -> bool:  # asked at every response: not through __getattr__'s failed lookup
         return self.transport.is_closing()
 
-    def __getattr__(self, name: str) -> Any:  # is_closing, pause_reading, get_extra_info, ...
+    def __getattr__(self, name: str) -> Any:  # pause_reading, get_extra_info, abort, ...
         return getattr(self.transport, name)
 
 
