@@ -143,6 +143,18 @@ def test_a_head_that_stops_arriving_after_a_kept_alive_answer_gets_408(served: S
     assert time.monotonic() - started < 1.9  # the header timeout (1 s), not what is left of the keep-alive
 
 
+def test_a_head_begun_before_the_answer_to_the_one_before_keeps_its_header_timeout(served: Served) -> None:
+    """The next request's head sent with the first request, and stopping: answered 408 at the
+    header timeout (1 s, swept every 0.5 s), not closed as idle at the end of the keep-alive (2 s)."""
+    with _connect(served) as sock:
+        sock.sendall(_head(len(CLAIM)) + CLAIM + b"POST /v1/claims/check HTTP/1.1\r\nhost: t\r\n")
+        started = time.monotonic()
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert b"HTTP/1.1 408 " in answer, answer
+    assert time.monotonic() - started < 1.9
+
+
 def test_a_head_trickled_byte_by_byte_is_cut_at_the_header_timeout(served: Served) -> None:
     with _connect(served) as sock:
         started = time.monotonic()

@@ -174,7 +174,7 @@ class FrontProtocol(HttpToolsProtocol):
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
-        else:
+        elif self.deadline is None:  # no next request begun (one whose head is arriving keeps its deadline)
             self.idle = True
             self.deadline = self.sweeper.now + self.timeout_keep_alive
 
