@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -90,16 +91,7 @@ class Gateway:
              "serve", "--port", str(self.port)],
             env={**os.environ, "DRGATE_VAR_DIR": self.var, **env}, stdout=subprocess.DEVNULL, stderr=self.log,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, self.output()
-            assert time.monotonic() < deadline, "gateway did not become ready"
-            time.sleep(0.1)
+        wait_answering(f"{self.url}/readyz", self.process, self.output, "gateway did not become ready")
 
     def output(self) -> str:
         self.log.seek(0)
@@ -110,6 +102,21 @@ class Gateway:
         self.process.wait(timeout=20)
         self.log.close()
         shutil.rmtree(self.var, ignore_errors=True)
+
+
+def wait_answering(url: str, process: subprocess.Popen[bytes], output: Callable[[], str], failure: str,
+                   seconds: float = 60.0) -> None:
+    """Until ``url`` answers 200: fails with ``output()`` if ``process`` exits, with ``failure`` past ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, output()
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
 
 
 def run_cli(argv: list[str], env: dict[str, str]) -> None:

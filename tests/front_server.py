@@ -9,15 +9,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
-from tests.fault_servers import free_port
+from tests.fault_servers import free_port, wait_answering
 
 __all__ = ["CLAIM", "LIMITS", "Served", "answer_of", "connect", "fix_served", "request_head"]
 
@@ -44,16 +42,8 @@ def fix_served(redis_url: str) -> Iterator[Served]:
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=log)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, log.seek(0) or log.read().decode()
-                assert time.monotonic() < deadline, "drgate serve did not start"
-                time.sleep(0.1)
+            wait_answering(f"http://127.0.0.1:{port}/healthz", process, lambda: log.seek(0) or log.read().decode(),
+                           "drgate serve did not start")
             yield Served(port, process.pid)
         finally:
             process.terminate()
